@@ -1,0 +1,317 @@
+"""The HTTP JSON API (django-ninja): OpenAPI at /api/openapi.json, docs at /api/docs.
+
+Views are thin: parse, call an action, shape the answer. Errors always come back as
+``{"code": str, "message": str}`` (plus ``detail`` for validation errors), with the
+status code of the error class: 400 malformed, 401 signature or login, 403 role,
+404 unknown, 409 illegal transition, 413 too large, 422 refused input, 429 rate limit.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import authenticate, login, logout
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from ninja import Field, NinjaAPI, Schema
+from ninja.errors import Throttled, ValidationError
+from ninja.throttling import SimpleRateThrottle
+
+from hub import protocol
+from hub.actions.supports import do_support_question
+from hub.errors import DomainError
+from hub.intake.channels import BatchOutcome, intake_hotline, intake_microblog
+from hub.intake.pipeline import IntakeItem, do_intake_question
+from hub.intake.signing import verify_signature
+from hub.models import Channel, LiveSession
+from hub.presenters import public_question, session_info
+from hub.queries import public_questions
+from hub.roles import roles_of
+
+api = NinjaAPI(
+    title="Government live interaction hub",
+    version="1.0",
+    description="Questions in from every channel, one moderated queue, answers out live. "
+    "The WebSocket protocol is documented in docs/protocol.md.",
+    urls_namespace="api",
+)
+
+
+# --- errors ---------------------------------------------------------------------------
+
+def error_response(
+    request: HttpRequest, status: int, code: str, message: str, **extra: Any
+) -> HttpResponse:
+    return api.create_response(request, {"code": code, "message": message, **extra}, status=status)
+
+
+@api.exception_handler(DomainError)
+def _domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    return error_response(request, exc.http_status, exc.code, exc.message)
+
+
+@api.exception_handler(ValidationError)
+def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    return error_response(
+        request, 422, "invalid", _("The request body does not match the schema"),
+        detail=json.loads(json.dumps(exc.errors, default=str)),
+    )
+
+
+@api.exception_handler(Throttled)
+def _throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
+    wait = max(1, int(exc.wait or 1))
+    response = error_response(
+        request, 429, "rate_limited",
+        _("Too many requests; please wait %(s)s seconds and try again") % {"s": wait},
+        retry_after=wait,
+    )
+    response["Retry-After"] = str(wait)
+    return response
+
+
+# --- throttles ------------------------------------------------------------------------
+
+class BrowserThrottle(SimpleRateThrottle):
+    """Per signed browser id (see :mod:`hub.browser`)."""
+
+    def __init__(self, scope: str, rate: str) -> None:
+        self.scope = scope
+        super().__init__(rate)
+
+    def get_cache_key(self, request: HttpRequest) -> str:
+        return f"throttle:{self.scope}:bid:{getattr(request, 'browser_id', '')}"
+
+
+class IpThrottle(SimpleRateThrottle):
+    def __init__(self, scope: str, rate: str) -> None:
+        self.scope = scope
+        super().__init__(rate)
+
+    def get_cache_key(self, request: HttpRequest) -> str:
+        return f"throttle:{self.scope}:ip:{self.get_ident(request)}"
+
+
+ASK_THROTTLES = [
+    BrowserThrottle("ask", settings.HUB_WEB_RATE_PER_BROWSER or "5/m"),
+    IpThrottle("ask", settings.HUB_WEB_RATE_PER_IP or "60/m"),
+]
+SUPPORT_THROTTLES = [BrowserThrottle("support", "60/m"), IpThrottle("support", "600/m")]
+LOGIN_THROTTLES = [IpThrottle("login", "20/m")]
+
+
+# --- schemas --------------------------------------------------------------------------
+
+class ErrorOut(Schema):
+    code: str
+    message: str
+
+
+class LoginIn(Schema):
+    username: str = Field(max_length=150)
+    password: str = Field(max_length=256)
+
+
+class MeOut(Schema):
+    user: str | None
+    roles: list[str]
+
+
+class QuestionIn(Schema):
+    text: str = Field(description="The question; normalised, 2–500 characters by default")
+    nickname: str = Field("", max_length=200, description="Shown with the question")
+    contact: str = Field("", max_length=40, description="Phone number, seen only by staff")
+    private: bool = Field(False, description="Handled but never shown to the public")
+
+
+class QuestionCreated(Schema):
+    id: int
+    state: str
+    duplicate: bool
+    message: str
+
+
+class QuestionList(Schema):
+    items: list[protocol.PublicQuestion]
+    count: int
+
+
+class SupportOut(Schema):
+    id: int
+    supports: int
+
+
+class BatchItem(Schema):
+    source_id: str | None
+    question: int | None = None
+    code: str | None = None
+    message: str | None = None
+
+
+class BatchOut(Schema):
+    accepted: list[BatchItem]
+    duplicates: list[BatchItem]
+    rejected: list[BatchItem]
+
+
+# --- auth -----------------------------------------------------------------------------
+
+@api.post("/auth/login", response={200: MeOut, 401: ErrorOut}, throttle=LOGIN_THROTTLES,
+          tags=["auth"])
+def auth_login(request: HttpRequest, body: LoginIn) -> Any:
+    """Log in with username and password; sets the Django session cookie that the console
+    WebSocket and the pages use."""
+    user = authenticate(request, username=body.username, password=body.password)
+    if user is None:
+        return 401, {"code": "bad_credentials", "message": _("Wrong username or password")}
+    login(request, user)
+    return {"user": user.get_username(), "roles": sorted(roles_of(user))}
+
+
+@api.post("/auth/logout", response=MeOut, tags=["auth"])
+def auth_logout(request: HttpRequest) -> Any:
+    logout(request)
+    return {"user": None, "roles": []}
+
+
+@api.get("/auth/me", response=MeOut, tags=["auth"])
+def auth_me(request: HttpRequest) -> Any:
+    user = request.user
+    if not user.is_authenticated:
+        return {"user": None, "roles": []}
+    return {"user": user.get_username(), "roles": sorted(roles_of(user))}
+
+
+# --- sessions and questions -----------------------------------------------------------
+
+@api.get("/sessions", response=list[protocol.SessionInfo], tags=["sessions"])
+def list_sessions(request: HttpRequest) -> Any:
+    return [session_info(s) for s in LiveSession.objects.prefetch_related("departments")]
+
+
+@api.get("/sessions/{slug}", response={200: protocol.SessionInfo, 404: ErrorOut},
+         tags=["sessions"])
+def get_session(request: HttpRequest, slug: str) -> Any:
+    session = get_object_or_404(LiveSession.objects.prefetch_related("departments"), slug=slug)
+    return session_info(session)
+
+
+@api.get("/sessions/{slug}/questions", response={200: QuestionList, 404: ErrorOut},
+         tags=["questions"])
+def list_public_questions(request: HttpRequest, slug: str) -> Any:
+    """The questions viewers may see: published by a host, public, not withdrawn."""
+    session = get_object_or_404(LiveSession, slug=slug)
+    items = [public_question(q) for q in public_questions(session)]
+    return {"items": items, "count": len(items)}
+
+
+@api.post(
+    "/sessions/{slug}/questions",
+    response={201: QuestionCreated, 200: QuestionCreated, 404: ErrorOut, 422: ErrorOut,
+              429: ErrorOut},
+    throttle=ASK_THROTTLES,
+    tags=["questions"],
+)
+def ask_question(request: HttpRequest, slug: str, body: QuestionIn) -> Any:
+    """Ask from the web page. An ``Idempotency-Key`` header makes a retried submission
+    return the first one (200 with ``duplicate: true``) instead of asking twice."""
+    session = get_object_or_404(LiveSession, slug=slug)
+    browser_id = getattr(request, "browser_id", "")
+    key = request.headers.get("Idempotency-Key", "").strip()[:64]
+    result = do_intake_question(
+        IntakeItem(
+            session_id=session.pk,
+            channel=Channel.WEB,
+            text=body.text,
+            source_id=f"{browser_id}:{key}" if key else None,
+            asker_name=body.nickname,
+            asker_ref=f"bid:{browser_id}",
+            contact=body.contact,
+            private=body.private,
+        )
+    )
+    question = result.question
+    status = 201 if result.created else 200
+    return status, {
+        "id": question.pk,
+        "state": question.state,
+        "duplicate": not result.created,
+        "message": _("Thank you. Your question will appear once the host has reviewed it.")
+        if not body.private
+        else _("Thank you. Your question will be handled without being published."),
+    }
+
+
+@api.post(
+    "/sessions/{slug}/questions/{question_id}/support",
+    response={200: SupportOut, 404: ErrorOut, 409: ErrorOut, 429: ErrorOut},
+    throttle=SUPPORT_THROTTLES,
+    tags=["questions"],
+)
+def support_question(request: HttpRequest, slug: str, question_id: int) -> Any:
+    """+1 a published question; once per viewer (repeating it changes nothing)."""
+    session = get_object_or_404(LiveSession, slug=slug)
+    count = do_support_question(getattr(request, "browser_id", ""), session.pk, question_id)
+    return {"id": question_id, "supports": count}
+
+
+# --- signed channel webhooks ----------------------------------------------------------
+
+def _signed_json(request: HttpRequest, secret: str) -> Any:
+    length = request.headers.get("Content-Length")
+    limit = settings.HUB_INTAKE_MAX_BODY_BYTES
+    if length and length.isdigit() and int(length) > limit:
+        raise _TooLarge(limit)
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        raise _TooLarge(limit) from None
+    if len(body) > limit:
+        raise _TooLarge(limit)
+    verify_signature(
+        secret, body, request.headers.get("X-Hub-Signature-256"),
+        request.headers.get("X-Hub-Timestamp"), time.time(),
+    )
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DomainError(_("The body is not valid JSON: %(e)s") % {"e": exc}, code="bad_json")
+
+
+class _TooLarge(DomainError):
+    code = "too_large"
+    http_status = 413
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(_("The body is larger than %(n)s bytes") % {"n": limit})
+
+
+BATCH_RESPONSES = {200: BatchOut, 400: ErrorOut, 401: ErrorOut, 413: ErrorOut}
+
+
+@api.post("/intake/microblog", response=BATCH_RESPONSES, tags=["intake"],
+          openapi_extra={"requestBody": {"content": {"application/json": {"schema": {
+              "type": "object",
+              "description": 'Weibo {"statuses": [...]} or {"comments": [...]}; '
+              'optional "session" slug. Signed: X-Hub-Signature-256, X-Hub-Timestamp.'}}}}})
+def microblog_webhook(request: HttpRequest) -> Any:
+    """Mentions and comments from the official microblog account."""
+    outcome: BatchOutcome = intake_microblog(_signed_json(request, settings.MICROBLOG_SECRET))
+    return outcome.as_dict()
+
+
+@api.post("/intake/hotline", response=BATCH_RESPONSES, tags=["intake"],
+          openapi_extra={"requestBody": {"content": {"application/json": {"schema": {
+              "type": "object",
+              "description": '{"session": slug, "orders": [{"order_id", "content", '
+              '"caller_name", "caller_phone", "channel", "private"}]}. Signed like the '
+              "microblog webhook."}}}}})
+def hotline_webhook(request: HttpRequest) -> Any:
+    """Work orders from the 12345 hotline system (and radio call-ins it relays)."""
+    outcome = intake_hotline(_signed_json(request, settings.HOTLINE_SECRET))
+    return outcome.as_dict()

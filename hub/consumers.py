@@ -1,0 +1,161 @@
+"""The console WebSocket ``/ws/sessions/{slug}/console`` for host, leader, screener and
+observer. Thin: authenticate by the Django session, parse a command, call its action,
+acknowledge or refuse with a reason, relay console frames."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from pydantic import ValidationError
+
+from hub import protocol
+from hub.actions.sessions import do_set_session_status
+from hub.errors import DomainError
+from hub.events import console_group, encode_frame
+from hub.intake.pipeline import IntakeItem, do_intake_question
+from hub.models import LiveSession
+from hub.queries import channel_counts, console_snapshot
+from hub.roles import CONSOLE_ROLES, permissions_of, require_permission, roles_of
+from moderation import actions as moderation
+
+CLOSE_FORBIDDEN = 4403
+CLOSE_UNKNOWN_SESSION = 4404
+MAX_COMMAND_BYTES = 65536
+COUNTS_INTERVAL_SECONDS = 1.0
+
+
+def _run_command(user: Any, session_id: int, command: Any) -> dict[str, Any]:
+    """Call the action a parsed command names; returns the ack's result."""
+    require_permission(user, command.action)
+    action = command.action
+    table: dict[str, Callable[[], Any]] = {
+        "approve": lambda: moderation.do_approve_question(user, session_id, command.question),
+        "reject": lambda: moderation.do_reject_question(
+            user, session_id, command.question, command.reason, command.note),
+        "queue": lambda: moderation.do_queue_question(user, session_id, command.question),
+        "reorder": lambda: moderation.do_reorder_queue(user, session_id, command.order),
+        "on_air": lambda: moderation.do_put_on_air(user, session_id, command.question),
+        "off_air": lambda: moderation.do_take_off_air(user, session_id, command.question),
+        "defer": lambda: moderation.do_defer_question(
+            user, session_id, command.question, command.note),
+        "live_answer": lambda: moderation.do_set_live_answer(
+            user, session_id, command.question, command.summary),
+        "answered": lambda: moderation.do_mark_answered(
+            user, session_id, command.question, command.summary),
+        "set_status": lambda: do_set_session_status(user, session_id, command.status),
+        "submit_call": lambda: do_intake_question(IntakeItem(
+            session_id=session_id, channel=command.channel, text=command.text,
+            asker_name=command.name, asker_ref=f"tel:{command.phone}" if command.phone else "",
+            contact=command.phone, private=command.private, submitted_by=user,
+        )),
+    }
+    outcome = table[action]()
+    if action == "submit_call":
+        return {"question": outcome.question.pk, "created": outcome.created}
+    if action == "reorder":
+        return {"order": outcome}
+    if action == "set_status":
+        return {"status": outcome.status}
+    return {"question": outcome.pk, "state": outcome.state}
+
+
+class ConsoleConsumer(AsyncWebsocketConsumer):
+    session_id: int
+    group: str
+
+    async def connect(self) -> None:
+        self.user = self.scope.get("user")
+        await self.accept()
+        slug = self.scope["url_route"]["kwargs"]["slug"]
+        found = await self._load(slug)
+        if found is None:
+            await self._refuse(None, "not_found", _("Unknown session"))
+            await self.close(code=CLOSE_UNKNOWN_SESSION)
+            return
+        self.session_id, roles, permissions = found
+        if not roles & CONSOLE_ROLES:
+            await self._refuse(None, "forbidden", _("Log in with a console role to open this page"))
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.group = console_group(self.session_id)
+        self._counts_dirty = False
+        self._counts_task = asyncio.get_running_loop().create_task(self._counts_loop())
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self._send("hello", protocol.ConsoleHello(
+            user=self.user.get_username(), roles=sorted(roles), permissions=sorted(permissions)))
+        snapshot = await database_sync_to_async(console_snapshot)(self.session_id)
+        await self._send("snapshot", snapshot)
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            self._counts_task.cancel()
+
+    @database_sync_to_async
+    def _load(self, slug: str) -> tuple[int, frozenset[str], frozenset[str]] | None:
+        session_id = LiveSession.objects.filter(slug=slug).values_list("pk", flat=True).first()
+        if session_id is None:
+            return None
+        return session_id, roles_of(self.user), permissions_of(self.user)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if not hasattr(self, "group"):
+            return
+        if text_data is None or len(text_data) > MAX_COMMAND_BYTES:
+            await self._refuse(None, "bad_command", _("Commands are JSON text of at most 64 KiB"))
+            return
+        try:
+            raw = json.loads(text_data)
+        except json.JSONDecodeError:
+            await self._refuse(None, "bad_json", _("The command is not valid JSON"))
+            return
+        command_id = raw.get("id") if isinstance(raw, dict) else None
+        if not isinstance(command_id, (str, int)) or isinstance(command_id, bool):
+            command_id = None
+        action = raw.get("action") if isinstance(raw, dict) else None
+        try:
+            command = protocol.console_command_adapter.validate_python(raw)
+        except ValidationError as exc:
+            details = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
+            )
+            await self._refuse(command_id, "bad_command",
+                               _("Malformed command: %(d)s") % {"d": details},
+                               action if isinstance(action, str) else None)
+            return
+        try:
+            result = await database_sync_to_async(_run_command)(
+                self.user, self.session_id, command)
+        except DomainError as exc:
+            await self._refuse(command_id, exc.code, exc.message, command.action)
+            return
+        await self._send("ack", protocol.Ack(id=command_id, action=command.action, result=result))
+
+    async def console_frame(self, event: dict[str, Any]) -> None:
+        """A console event published after some commit (see hub.events)."""
+        await self.send(text_data=event["frame"])
+        self._counts_dirty = True
+
+    async def _counts_loop(self) -> None:
+        while True:
+            await asyncio.sleep(COUNTS_INTERVAL_SECONDS)
+            if self._counts_dirty:
+                self._counts_dirty = False
+                counts = await database_sync_to_async(channel_counts)(self.session_id)
+                await self._send("counts", counts)
+
+    async def _send(self, type_: str, data: Any) -> None:
+        await self.send(text_data=encode_frame(type_, timezone.now(), data.model_dump(mode="json")))
+
+    async def _refuse(
+        self, command_id: Any, code: str, message: str, action: str | None = None
+    ) -> None:
+        await self._send("error", protocol.Refusal(
+            id=command_id, action=action, code=code, message=message))

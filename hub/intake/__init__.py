@@ -1,0 +1,1 @@
+"""Intake: every channel (web, microblog, hotline, radio, on site) feeds one pipeline."""

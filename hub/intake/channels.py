@@ -1,0 +1,175 @@
+"""Channel adapters: turn microblog and 12345 hotline payloads into IntakeItems.
+
+Each adapter returns per-item outcomes so that one bad item in a batch never loses the
+good ones, and the sender learns exactly which items were refused and why.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from hub.errors import DomainError, IntakeRejected
+from hub.intake.pipeline import IntakeItem, do_intake_question
+from hub.models import Channel, LiveSession, SessionStatus
+
+_HASHTAG = re.compile(r"#([^#\s]{1,60})#")
+
+
+class PayloadRejected(DomainError):
+    """The payload as a whole is unusable (not an object, no items, too many items)."""
+
+    code = "bad_payload"
+    http_status = 400
+
+
+@dataclass
+class BatchOutcome:
+    accepted: list[dict[str, Any]] = field(default_factory=list)
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
+
+    def run(self, source_id: str, item: IntakeItem | None, error: DomainError | None = None) -> None:
+        if error is None and item is not None:
+            try:
+                result = do_intake_question(item)
+            except DomainError as exc:
+                error = exc
+            else:
+                target = self.accepted if result.created else self.duplicates
+                target.append({"source_id": source_id, "question": result.question.pk})
+                return
+        assert error is not None
+        self.rejected.append({"source_id": source_id, "code": error.code, "message": error.message})
+
+
+def _session_by_slug(slug: Any) -> LiveSession:
+    if not isinstance(slug, str) or not slug:
+        raise PayloadRejected(_('"session" must be a session slug'), code="bad_session")
+    session = LiveSession.objects.filter(slug=slug).first()
+    if session is None:
+        raise PayloadRejected(_("Unknown session %(s)s") % {"s": slug}, code="unknown_session")
+    return session
+
+
+def _sessions_by_hashtag() -> dict[str, int]:
+    rows = LiveSession.objects.exclude(microblog_hashtag="").filter(
+        status__in=[SessionStatus.COLLECTING, SessionStatus.LIVE]
+    ).values_list("microblog_hashtag", "pk")
+    return {tag.strip("#"): pk for tag, pk in rows}
+
+
+def _items(payload: Any, key: str) -> list[Any]:
+    items = payload.get(key) or []
+    if not isinstance(items, list):
+        raise PayloadRejected(_('"%(k)s" must be a list') % {"k": key}, code="bad_payload")
+    return items
+
+
+def intake_microblog(payload: Any) -> BatchOutcome:
+    """Weibo shapes: ``{"statuses": [...]}`` (mentions) and ``{"comments": [...]}``, each
+    item with ``id`` (or ``idstr``), ``text``, ``created_at`` and ``user{id, screen_name}``.
+    The session is the top-level ``"session"`` slug, else a configured ``#hashtag#``."""
+    if not isinstance(payload, dict):
+        raise PayloadRejected(_("The payload must be a JSON object"))
+    statuses, comments = _items(payload, "statuses"), _items(payload, "comments")
+    if not statuses and not comments:
+        raise PayloadRejected(_('The payload has no "statuses" or "comments"'), code="empty")
+    if len(statuses) + len(comments) > settings.HUB_INTAKE_MAX_ITEMS:
+        raise PayloadRejected(
+            _("At most %(n)s items per request") % {"n": settings.HUB_INTAKE_MAX_ITEMS},
+            code="too_many_items",
+        )
+    session_id = _session_by_slug(payload["session"]).pk if "session" in payload else None
+    hashtags = _sessions_by_hashtag() if session_id is None else {}
+    outcome = BatchOutcome()
+    for kind, entries in (("status", statuses), ("comment", comments)):
+        for entry in entries:
+            if not isinstance(entry, dict):
+                outcome.rejected.append({"source_id": None, "code": "bad_item",
+                                         "message": _("Each item must be an object")})
+                continue
+            raw_id = entry.get("idstr") or entry.get("id")
+            if raw_id in (None, "") or not isinstance(raw_id, (str, int)):
+                outcome.rejected.append({"source_id": None, "code": "missing_id",
+                                         "message": _("The item has no id")})
+                continue
+            source_id = f"{kind}:{raw_id}"
+            text = entry.get("text")
+            user = entry.get("user") if isinstance(entry.get("user"), dict) else {}
+            target = session_id
+            if target is None and isinstance(text, str):
+                target = next(
+                    (hashtags[tag] for tag in _HASHTAG.findall(text) if tag in hashtags), None
+                )
+            if target is None:
+                outcome.run(source_id, None, IntakeRejected(
+                    _("No session named: add \"session\" or a session's #hashtag#"),
+                    code="no_session",
+                ))
+                continue
+            item = IntakeItem(
+                session_id=target,
+                channel=Channel.MICROBLOG,
+                text=text if isinstance(text, str) else None,  # type: ignore[arg-type]
+                source_id=source_id,
+                asker_name=str(user.get("screen_name") or ""),
+                asker_ref=f"weibo:{user.get('idstr') or user.get('id') or ''}",
+                truncate_name=True,
+            )
+            outcome.run(source_id, item)
+    return outcome
+
+
+def intake_hotline(payload: Any) -> BatchOutcome:
+    """12345 work orders: ``{"session": slug, "orders": [{"order_id", "content",
+    "caller_name"?, "caller_phone"?, "channel"? ("hotline" | "radio"), "private"?}]}``;
+    a single order may also be sent at the top level beside ``"session"``."""
+    if not isinstance(payload, dict):
+        raise PayloadRejected(_("The payload must be a JSON object"))
+    session = _session_by_slug(payload.get("session"))
+    orders = _items(payload, "orders") if "orders" in payload else [payload]
+    if not orders:
+        raise PayloadRejected(_('"orders" is empty'), code="empty")
+    if len(orders) > settings.HUB_INTAKE_MAX_ITEMS:
+        raise PayloadRejected(
+            _("At most %(n)s items per request") % {"n": settings.HUB_INTAKE_MAX_ITEMS},
+            code="too_many_items",
+        )
+    outcome = BatchOutcome()
+    for order in orders:
+        if not isinstance(order, dict):
+            outcome.rejected.append({"source_id": None, "code": "bad_item",
+                                     "message": _("Each order must be an object")})
+            continue
+        order_id = order.get("order_id")
+        if order_id in (None, "") or not isinstance(order_id, (str, int)):
+            outcome.rejected.append({"source_id": None, "code": "missing_id",
+                                     "message": _("The order has no order_id")})
+            continue
+        channel = order.get("channel") or Channel.HOTLINE
+        if channel not in (Channel.HOTLINE, Channel.RADIO):
+            outcome.run(str(order_id), None, IntakeRejected(
+                _('"channel" must be "hotline" or "radio"'), code="bad_channel"))
+            continue
+        phone = order.get("caller_phone") or ""
+        item = IntakeItem(
+            session_id=session.pk,
+            channel=channel,
+            text=order.get("content"),  # type: ignore[arg-type]
+            source_id=str(order_id),
+            asker_name=str(order.get("caller_name") or ""),
+            asker_ref=f"tel:{phone}" if phone else "",
+            contact=str(phone),
+            private=bool(order.get("private", False)),
+            truncate_name=True,
+        )
+        outcome.run(str(order_id), item)
+    return outcome

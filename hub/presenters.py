@@ -1,0 +1,99 @@
+"""Turn models into protocol shapes. The only place that decides what a viewer may see."""
+
+from __future__ import annotations
+
+import re
+
+from hub import protocol
+from hub.models import LiveSession, Question, QuestionState
+
+_PHONE_DIGITS = re.compile(r"\D")
+
+
+def mask_contact(contact: str) -> str:
+    """Mask a phone number for every view but staff's: 13812345678 → 138****5678.
+
+    Shorter numbers keep at most their first 3 and last 2 digits; anything of 4 characters
+    or fewer is masked whole.
+    """
+    if not contact:
+        return ""
+    digits = _PHONE_DIGITS.sub("", contact)
+    if len(digits) == 11:
+        return f"{digits[:3]}****{digits[-4:]}"
+    if len(digits) <= 4:
+        return "*" * len(digits)
+    return f"{digits[:3]}{'*' * (len(digits) - 5)}{digits[-2:]}"
+
+
+def session_info(session: LiveSession) -> protocol.SessionInfo:
+    return protocol.SessionInfo(
+        slug=session.slug,
+        title=session.title,
+        kind=session.kind,  # type: ignore[arg-type]
+        status=session.status,  # type: ignore[arg-type]
+        description=session.description,
+        scheduled_start=session.scheduled_start,
+        scheduled_end=session.scheduled_end,
+        started_at=session.started_at,
+        ended_at=session.ended_at,
+        guests=[protocol.Guest(name=str(g.get("name", "")), title=str(g.get("title", "")))
+                for g in session.guests or [] if isinstance(g, dict)],
+        departments=[d.name for d in session.departments.all()],
+    )
+
+
+def _answer(question: Question) -> protocol.AnswerInfo | None:
+    answer = getattr(question, "live_answer", None)
+    if answer is None:
+        return None
+    return protocol.AnswerInfo(
+        summary=answer.summary,
+        on_air_at=answer.on_air_at,
+        answered_at=answer.answered_at,
+        answered_by=answer.answered_by.get_username() if answer.answered_by else "",
+    )
+
+
+def display_asker(question: Question) -> str:
+    return question.asker_name or question.get_channel_display()
+
+
+def public_question(question: Question) -> protocol.PublicQuestion:
+    """The viewer's view. Callers must only pass questions where ``is_public`` holds."""
+    assert question.is_public and question.published_at is not None, question.pk
+    state = question.state
+    if state not in ("approved", "queued", "on_air", "answered", "deferred", "unanswered"):
+        state = QuestionState.APPROVED
+    return protocol.PublicQuestion(
+        id=question.pk,
+        text=question.text,
+        channel=question.channel,  # type: ignore[arg-type]
+        asker=display_asker(question),
+        supports=question.supports,
+        state=state,  # type: ignore[arg-type]
+        received_at=question.received_at,
+        published_at=question.published_at,
+        answer=_answer(question),
+    )
+
+
+def staff_question(question: Question) -> protocol.StaffQuestion:
+    return protocol.StaffQuestion(
+        id=question.pk,
+        text=question.text,
+        original_text=question.original_text,
+        channel=question.channel,  # type: ignore[arg-type]
+        asker=display_asker(question),
+        contact=mask_contact(question.contact),
+        visibility=question.visibility,  # type: ignore[arg-type]
+        state=question.state,  # type: ignore[arg-type]
+        supports=question.supports,
+        received_at=question.received_at,
+        published_at=question.published_at,
+        queue_position=question.queue_position,
+        rejection_reason=question.rejection_reason,
+        rejection_note=question.rejection_note,
+        submitted_by=question.submitted_by.get_username() if question.submitted_by else "",
+        answer=_answer(question),
+    )

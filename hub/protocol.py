@@ -1,0 +1,382 @@
+"""The real-time protocol: the schema of every event and console command.
+
+These pydantic models are the single source of truth. ``docs/protocol.md`` embeds their
+JSON Schema (regenerate with ``python manage.py protocol_schema``; a test fails when the
+document is stale), and the test suite validates every frame the server sends against them.
+
+Viewer frames (``/ws/sessions/{slug}/live``) are ``{"type", "seq", "ts", "data"}``.
+Stored events have strictly increasing ``seq`` per session. ``snapshot`` and ``heartbeat``
+are not stored: they carry the seq of the newest stored event at the time they were made.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- Shared shapes ---------------------------------------------------------------------
+
+class Guest(_Strict):
+    name: str
+    title: str = ""
+
+
+class SessionInfo(_Strict):
+    slug: str
+    title: str
+    kind: Literal["interview", "meeting", "qa"]
+    status: Literal["announced", "collecting", "live", "ended"]
+    description: str
+    scheduled_start: datetime
+    scheduled_end: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    guests: list[Guest]
+    departments: list[str]
+
+
+class AnswerInfo(_Strict):
+    summary: str
+    on_air_at: datetime
+    answered_at: datetime | None
+    answered_by: str
+
+
+class PublicQuestion(_Strict):
+    """A question as any viewer may see it: no contact, no private question ever."""
+
+    id: int
+    text: str
+    channel: Literal["web", "microblog", "hotline", "radio", "onsite"]
+    asker: str
+    supports: int
+    state: Literal["approved", "queued", "on_air", "answered", "deferred", "unanswered"]
+    received_at: datetime
+    published_at: datetime
+    answer: AnswerInfo | None
+
+
+class StaffQuestion(_Strict):
+    """A question as the console sees it. ``contact`` is masked (138****5678)."""
+
+    id: int
+    text: str
+    original_text: str
+    channel: Literal["web", "microblog", "hotline", "radio", "onsite"]
+    asker: str
+    contact: str
+    visibility: Literal["public", "private"]
+    state: Literal[
+        "received", "pending", "approved", "rejected", "queued",
+        "on_air", "answered", "deferred", "unanswered",
+    ]
+    supports: int
+    received_at: datetime
+    published_at: datetime | None
+    queue_position: int | None
+    rejection_reason: str
+    rejection_note: str
+    submitted_by: str
+    answer: AnswerInfo | None
+
+
+class ChannelCounts(_Strict):
+    """Per-channel totals, then per-state totals, for the console's live counters."""
+
+    by_channel: dict[str, int]
+    by_state: dict[str, int]
+    by_channel_state: dict[str, dict[str, int]]
+
+
+# --- Viewer events --------------------------------------------------------------------
+
+class QuestionRef(_Strict):
+    id: int
+
+
+class AnswerLive(_Strict):
+    question_id: int
+    summary: str
+
+
+class SupportCount(_Strict):
+    id: int
+    supports: int
+
+
+class SupportsData(_Strict):
+    questions: list[SupportCount]
+
+
+class UnansweredData(_Strict):
+    ids: list[int]
+
+
+class SnapshotData(_Strict):
+    session: SessionInfo
+    questions: list[PublicQuestion]
+    on_air: int | None
+
+
+class Empty(_Strict):
+    pass
+
+
+class _Frame(_Strict):
+    seq: int = Field(ge=0)
+    ts: datetime
+
+
+class SessionStateEvent(_Frame):
+    type: Literal["session_state"]
+    data: SessionInfo
+
+
+class QuestionPublishedEvent(_Frame):
+    type: Literal["question_published"]
+    data: PublicQuestion
+
+
+class QuestionWithdrawnEvent(_Frame):
+    type: Literal["question_withdrawn"]
+    data: QuestionRef
+
+
+class QuestionOnAirEvent(_Frame):
+    type: Literal["question_on_air"]
+    data: PublicQuestion
+
+
+class QuestionOffAirEvent(_Frame):
+    type: Literal["question_off_air"]
+    data: PublicQuestion
+
+
+class AnswerLiveEvent(_Frame):
+    type: Literal["answer_live"]
+    data: AnswerLive
+
+
+class QuestionAnsweredEvent(_Frame):
+    type: Literal["question_answered"]
+    data: PublicQuestion
+
+
+class QuestionDeferredEvent(_Frame):
+    type: Literal["question_deferred"]
+    data: PublicQuestion
+
+
+class QuestionsUnansweredEvent(_Frame):
+    type: Literal["questions_unanswered"]
+    data: UnansweredData
+
+
+class SupportsEvent(_Frame):
+    type: Literal["supports"]
+    data: SupportsData
+
+
+class SnapshotEvent(_Frame):
+    type: Literal["snapshot"]
+    data: SnapshotData
+
+
+class HeartbeatEvent(_Frame):
+    type: Literal["heartbeat"]
+    data: Empty
+
+
+ViewerFrame = Annotated[
+    Union[
+        SessionStateEvent, QuestionPublishedEvent, QuestionWithdrawnEvent, QuestionOnAirEvent,
+        QuestionOffAirEvent, AnswerLiveEvent, QuestionAnsweredEvent, QuestionDeferredEvent,
+        QuestionsUnansweredEvent, SupportsEvent, SnapshotEvent, HeartbeatEvent,
+    ],
+    Field(discriminator="type"),
+]
+viewer_frame_adapter: TypeAdapter[Any] = TypeAdapter(ViewerFrame)
+
+#: Event types that are stored in the session's log and carry a fresh seq.
+STORED_EVENT_TYPES = frozenset(
+    {
+        "session_state", "question_published", "question_withdrawn", "question_on_air",
+        "question_off_air", "answer_live", "question_answered", "question_deferred",
+        "questions_unanswered", "supports",
+    }
+)
+
+#: WebSocket close codes of the viewer stream.
+CLOSE_UNKNOWN_SESSION = 4404
+CLOSE_TOO_SLOW_RESYNC = 4429
+CLOSE_SERVER_RESTART = 1012
+
+
+# --- Console: server → client ----------------------------------------------------------
+
+class ConsoleHello(_Strict):
+    user: str
+    roles: list[str]
+    permissions: list[str]
+
+
+class ConsoleSnapshot(_Strict):
+    session: SessionInfo
+    questions: list[StaffQuestion]
+    counts: ChannelCounts
+
+
+class Ack(_Strict):
+    id: str | int | None
+    action: str
+    result: dict[str, Any]
+
+
+class Refusal(_Strict):
+    id: str | int | None
+    action: str | None
+    code: str
+    message: str
+
+
+class _ConsoleFrame(_Strict):
+    ts: datetime
+
+
+class ConsoleHelloFrame(_ConsoleFrame):
+    type: Literal["hello"]
+    data: ConsoleHello
+
+
+class ConsoleSnapshotFrame(_ConsoleFrame):
+    type: Literal["snapshot"]
+    data: ConsoleSnapshot
+
+
+class ConsoleQuestionFrame(_ConsoleFrame):
+    type: Literal["question"]
+    data: StaffQuestion
+
+
+class ConsoleSessionFrame(_ConsoleFrame):
+    type: Literal["session_state"]
+    data: SessionInfo
+
+
+class ConsoleCountsFrame(_ConsoleFrame):
+    type: Literal["counts"]
+    data: ChannelCounts
+
+
+class ConsoleAckFrame(_ConsoleFrame):
+    type: Literal["ack"]
+    data: Ack
+
+
+class ConsoleErrorFrame(_ConsoleFrame):
+    type: Literal["error"]
+    data: Refusal
+
+
+ConsoleFrame = Annotated[
+    Union[
+        ConsoleHelloFrame, ConsoleSnapshotFrame, ConsoleQuestionFrame, ConsoleSessionFrame,
+        ConsoleCountsFrame, ConsoleAckFrame, ConsoleErrorFrame,
+    ],
+    Field(discriminator="type"),
+]
+console_frame_adapter: TypeAdapter[Any] = TypeAdapter(ConsoleFrame)
+
+
+# --- Console: client → server commands -------------------------------------------------
+
+CommandId = Union[str, int, None]
+
+
+class _Command(_Strict):
+    id: CommandId = None
+
+
+class ApproveCommand(_Command):
+    action: Literal["approve"]
+    question: int
+
+
+class RejectCommand(_Command):
+    action: Literal["reject"]
+    question: int
+    reason: Literal[
+        "duplicate", "off_topic", "abusive", "personal_data", "illegal",
+        "advertising", "unclear", "other",
+    ]
+    note: str = Field(default="", max_length=1000)
+
+
+class QueueCommand(_Command):
+    action: Literal["queue"]
+    question: int
+
+
+class ReorderCommand(_Command):
+    action: Literal["reorder"]
+    order: list[int] = Field(max_length=5000)
+
+
+class OnAirCommand(_Command):
+    action: Literal["on_air"]
+    question: int
+
+
+class OffAirCommand(_Command):
+    action: Literal["off_air"]
+    question: int
+
+
+class DeferCommand(_Command):
+    action: Literal["defer"]
+    question: int
+    note: str = Field(default="", max_length=1000)
+
+
+class LiveAnswerCommand(_Command):
+    action: Literal["live_answer"]
+    question: int
+    summary: str = Field(max_length=2000)
+
+
+class AnsweredCommand(_Command):
+    action: Literal["answered"]
+    question: int
+    summary: str = Field(default="", max_length=2000)
+
+
+class SubmitCallCommand(_Command):
+    action: Literal["submit_call"]
+    channel: Literal["hotline", "radio", "onsite"]
+    text: str = Field(max_length=10000)
+    name: str = Field(default="", max_length=200)
+    phone: str = Field(default="", max_length=40)
+    private: bool = False
+
+
+class SessionStatusCommand(_Command):
+    action: Literal["set_status"]
+    status: Literal["collecting", "live", "ended"]
+
+
+ConsoleCommand = Annotated[
+    Union[
+        ApproveCommand, RejectCommand, QueueCommand, ReorderCommand, OnAirCommand,
+        OffAirCommand, DeferCommand, LiveAnswerCommand, AnsweredCommand, SubmitCallCommand,
+        SessionStatusCommand,
+    ],
+    Field(discriminator="action"),
+]
+console_command_adapter: TypeAdapter[Any] = TypeAdapter(ConsoleCommand)

@@ -1,0 +1,61 @@
+"""Read-side helpers: snapshots and listings built from the database."""
+
+from __future__ import annotations
+
+from django.db.models import Count, QuerySet
+
+from hub import protocol
+from hub.models import LiveSession, Question, QuestionState, Visibility
+from hub.presenters import public_question, session_info, staff_question
+
+
+def public_questions(session: LiveSession | int) -> QuerySet[Question]:
+    """Questions a viewer may see: public, published, not withdrawn."""
+    return (
+        Question.objects.filter(
+            session=session, visibility=Visibility.PUBLIC, published_at__isnull=False
+        )
+        .exclude(state=QuestionState.REJECTED)
+        .select_related("live_answer__answered_by")
+        .order_by("published_at", "id")
+    )
+
+
+def viewer_snapshot(session_id: int) -> protocol.SnapshotData:
+    session = LiveSession.objects.prefetch_related("departments").get(pk=session_id)
+    questions = [public_question(q) for q in public_questions(session)]
+    on_air = next((q.id for q in questions if q.state == QuestionState.ON_AIR), None)
+    return protocol.SnapshotData(session=session_info(session), questions=questions, on_air=on_air)
+
+
+def staff_questions(session: LiveSession | int) -> QuerySet[Question]:
+    return Question.objects.filter(session=session).select_related(
+        "live_answer__answered_by", "submitted_by"
+    )
+
+
+def channel_counts(session: LiveSession | int) -> protocol.ChannelCounts:
+    rows = (
+        Question.objects.filter(session=session)
+        .values_list("channel", "state")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    by_channel: dict[str, int] = {}
+    by_state: dict[str, int] = {}
+    by_channel_state: dict[str, dict[str, int]] = {}
+    for channel, state, n in rows:
+        by_channel[channel] = by_channel.get(channel, 0) + n
+        by_state[state] = by_state.get(state, 0) + n
+        by_channel_state.setdefault(channel, {})[state] = n
+    return protocol.ChannelCounts(
+        by_channel=by_channel, by_state=by_state, by_channel_state=by_channel_state
+    )
+
+
+def console_snapshot(session_id: int) -> protocol.ConsoleSnapshot:
+    session = LiveSession.objects.prefetch_related("departments").get(pk=session_id)
+    questions = [staff_question(q) for q in staff_questions(session).order_by("received_at", "id")]
+    return protocol.ConsoleSnapshot(
+        session=session_info(session), questions=questions, counts=channel_counts(session)
+    )

@@ -1,0 +1,377 @@
+"""Per-process fan-out of a session's viewer stream to local WebSocket connections.
+
+Design (see docs/protocol.md): each process keeps one :class:`SessionFanout` per session
+that has local viewers. It receives each event once (one Redis subscription per session,
+or an in-process hand-off), keeps frames in seq order, and offers the already-encoded
+text to every local :class:`ViewerConnection`. Each connection has a bounded queue and
+one writer task; a viewer whose queue reaches ``HUB_VIEWER_QUEUE_LIMIT`` frames is
+closed with code 4429 (resync with ``since``), so one slow viewer never holds memory or
+delays the others.
+
+All methods run on the server's event loop except :meth:`LocalHub.publish_threadsafe`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.utils import timezone
+
+from hub import protocol
+from hub.events import encode_frame, event_frame
+from hub.realtime import broker
+
+logger = logging.getLogger(__name__)
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class ViewerConnection:
+    """One viewer socket: a bounded queue of encoded frames drained by one writer task."""
+
+    __slots__ = ("_send", "_queue", "_wake", "_writer", "_limit", "closed", "close_code", "held")
+
+    def __init__(self, send: Send, limit: int) -> None:
+        self._send = send
+        self._queue: deque[str] = deque()
+        self._wake = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self._limit = limit
+        self.closed = False
+        self.close_code: int | None = None
+        #: While held (during replay), frames queue up but are not written yet.
+        self.held = True
+
+    def offer(self, frame: str) -> None:
+        if self.closed:
+            return
+        if len(self._queue) >= self._limit:
+            self.close(protocol.CLOSE_TOO_SLOW_RESYNC)
+            return
+        self._queue.append(frame)
+        if not self.held:
+            self._wake.set()
+
+    async def send_now(self, frame: str) -> None:
+        await self._send({"type": "websocket.send", "text": frame})
+
+    def release(self) -> None:
+        """End the hold: start writing queued and future frames."""
+        self.held = False
+        if self._writer is None and not self.closed:
+            self._writer = asyncio.get_running_loop().create_task(self._write_loop())
+        self._wake.set()
+
+    async def _write_loop(self) -> None:
+        queue, wake, send = self._queue, self._wake, self._send
+        try:
+            while not self.closed:
+                while queue:
+                    await send({"type": "websocket.send", "text": queue.popleft()})
+                    if self.closed:
+                        return
+                wake.clear()
+                await wake.wait()
+        except Exception:  # the socket went away under us
+            self.closed = True
+        finally:
+            if self.close_code is not None:
+                with contextlib.suppress(Exception):
+                    await send({"type": "websocket.close", "code": self.close_code})
+
+    def close(self, code: int | None = None) -> None:
+        """Stop writing; if ``code`` is given, close the socket with it."""
+        if self.closed:
+            return
+        self.closed = True
+        self.close_code = code
+        self._queue.clear()
+        self._wake.set()
+        if self._writer is None and code is not None:
+            asyncio.get_running_loop().create_task(
+                self._send({"type": "websocket.close", "code": code})
+            )
+
+    async def wait_closed(self) -> None:
+        if self._writer is not None:
+            with contextlib.suppress(Exception):
+                await self._writer
+
+
+class SessionFanout:
+    """The stream of one session inside this process."""
+
+    def __init__(self, hub: LocalHub, session_id: int) -> None:
+        self.hub = hub
+        self.session_id = session_id
+        self.viewers: set[ViewerConnection] = set()
+        self.delivered_seq: int | None = None  # None until initialised from the log
+        self._pending: dict[int, str] = {}
+        self._gap_task: asyncio.Task[None] | None = None
+        self._heartbeat_task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+
+    async def start(self) -> None:
+        last = await _last_seq(self.session_id)
+        # Frames that arrived while we read the log: drop those it already covers.
+        self.delivered_seq = last
+        self._drain_pending()
+        self._ready.set()
+        self._heartbeat_task = asyncio.get_running_loop().create_task(self._heartbeat_loop())
+
+    async def ready(self) -> None:
+        await self._ready.wait()
+
+    def stop(self) -> None:
+        if self._heartbeat_task:
+            self._heartbeat_task.cancel()
+        if self._gap_task:
+            self._gap_task.cancel()
+
+    # -- receiving -----------------------------------------------------------------------
+    def deliver(self, seq: int, frame: str) -> None:
+        """Accept a published frame; deliver in seq order, at most once."""
+        if self.delivered_seq is None:
+            self._pending[seq] = frame
+            return
+        if seq <= self.delivered_seq:
+            return
+        if seq == self.delivered_seq + 1:
+            self._broadcast(seq, frame)
+            self._drain_pending()
+            return
+        self._pending[seq] = frame
+        self._schedule_gap_fill()
+
+    def _broadcast(self, seq: int, frame: str) -> None:
+        self.delivered_seq = seq
+        for viewer in tuple(self.viewers):
+            viewer.offer(frame)
+            if viewer.closed:
+                self.viewers.discard(viewer)
+
+    def _drain_pending(self) -> None:
+        assert self.delivered_seq is not None
+        pending = self._pending
+        while pending:
+            for stale in [s for s in pending if s <= self.delivered_seq]:
+                del pending[stale]
+            frame = pending.pop(self.delivered_seq + 1, None)
+            if frame is None:
+                break
+            self._broadcast(self.delivered_seq + 1, frame)
+        if pending:
+            self._schedule_gap_fill()
+
+    def _schedule_gap_fill(self) -> None:
+        if self._gap_task is None or self._gap_task.done():
+            self._gap_task = asyncio.get_running_loop().create_task(self._fill_gap())
+
+    async def _fill_gap(self, upto: int | None = None) -> None:
+        """Load missing events from the log (they are committed before being published)."""
+        assert self.delivered_seq is not None
+        target = upto if upto is not None else max(self._pending, default=self.delivered_seq)
+        if target <= self.delivered_seq:
+            return
+        frames = await _load_frames(self.session_id, self.delivered_seq, target)
+        for seq, frame in frames:
+            self.deliver(seq, frame)
+        self._drain_pending()
+
+    async def _heartbeat_loop(self) -> None:
+        interval = settings.HUB_HEARTBEAT_SECONDS
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                last = await _last_seq(self.session_id)
+                if self.delivered_seq is not None and last > self.delivered_seq:
+                    await self._fill_gap(upto=last)
+                frame = encode_frame(
+                    "heartbeat", timezone.now(), {}, seq=self.delivered_seq or 0
+                )
+                for viewer in tuple(self.viewers):
+                    viewer.offer(frame)
+                    if viewer.closed:
+                        self.viewers.discard(viewer)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("heartbeat of session %s failed", self.session_id)
+
+    # -- viewers -------------------------------------------------------------------------
+    async def attach(self, viewer: ViewerConnection, since: int | None) -> None:
+        """Register a viewer, send what it missed (or a snapshot), then release it live.
+
+        The viewer is registered *before* the log is read, so no event can fall between
+        the replay and the live stream; frames it already got from the replay are not
+        queued twice because the floor is taken at registration.
+        """
+        await self.ready()
+        floor = self.delivered_seq or 0
+        self.viewers.add(viewer)
+        window = settings.HUB_REPLAY_WINDOW
+        replay: list[tuple[int, str]] | None = None
+        if since is not None and 0 <= since <= floor and floor - since <= window:
+            replay = await _load_frames(self.session_id, since, floor)
+            if len(replay) != floor - since:
+                replay = None  # part of the log is gone: resync with a snapshot
+        if replay is None:
+            await viewer.send_now(await _snapshot_frame(self.session_id, floor))
+        else:
+            for _, frame in replay:
+                await viewer.send_now(frame)
+        viewer.release()
+
+    def detach(self, viewer: ViewerConnection) -> None:
+        self.viewers.discard(viewer)
+        viewer.close()
+        if not self.viewers:
+            self.hub.release_soon(self.session_id)
+
+
+class LocalHub:
+    """This process's fan-outs, keyed by session id, and its subscription to the broker."""
+
+    LINGER_SECONDS = 30.0
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.sessions: dict[int, SessionFanout] = {}
+        self._release_handles: dict[int, asyncio.TimerHandle] = {}
+        self._redis: Any = None
+        self._pubsub: Any = None
+        self._reader: asyncio.Task[None] | None = None
+
+    async def fanout(self, session_id: int) -> SessionFanout:
+        loop = asyncio.get_running_loop()
+        if self.loop is not loop:
+            self._reset(loop)
+        handle = self._release_handles.pop(session_id, None)
+        if handle:
+            handle.cancel()
+        fanout = self.sessions.get(session_id)
+        if fanout is None:
+            fanout = SessionFanout(self, session_id)
+            self.sessions[session_id] = fanout
+            await self._subscribe(session_id)
+            await fanout.start()
+        await fanout.ready()
+        return fanout
+
+    def _reset(self, loop: asyncio.AbstractEventLoop) -> None:
+        """A new event loop (tests start several): forget state bound to the old one."""
+        for fanout in self.sessions.values():
+            with contextlib.suppress(Exception):
+                fanout.stop()
+        self.sessions.clear()
+        self._release_handles.clear()
+        self._redis = self._pubsub = self._reader = None
+        self.loop = loop
+
+    def release_soon(self, session_id: int) -> None:
+        """Keep an idle fan-out a little while, so a reconnect storm does not churn it."""
+        assert self.loop is not None
+        if session_id in self._release_handles:
+            return
+        self._release_handles[session_id] = self.loop.call_later(
+            self.LINGER_SECONDS, lambda: self.loop and self.loop.create_task(self._release(session_id))
+        )
+
+    async def _release(self, session_id: int) -> None:
+        self._release_handles.pop(session_id, None)
+        fanout = self.sessions.get(session_id)
+        if fanout is None or fanout.viewers:
+            return
+        fanout.stop()
+        del self.sessions[session_id]
+        if self._pubsub is not None:
+            await self._pubsub.unsubscribe(broker.channel_name(session_id))
+
+    # -- broker --------------------------------------------------------------------------
+    def publish_threadsafe(self, session_id: int, seq: int, frame: str) -> None:
+        """In-process mode: hand a frame from any thread to the event loop."""
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            return  # no viewers in this process yet: they will read the log on attach
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._deliver(session_id, seq, frame)
+        else:
+            loop.call_soon_threadsafe(self._deliver, session_id, seq, frame)
+
+    def _deliver(self, session_id: int, seq: int, frame: str) -> None:
+        fanout = self.sessions.get(session_id)
+        if fanout is not None:
+            fanout.deliver(seq, frame)
+
+    async def _subscribe(self, session_id: int) -> None:
+        if not settings.REDIS_URL:
+            return
+        if self._pubsub is None:
+            import redis.asyncio as aioredis
+
+            self._redis = aioredis.Redis.from_url(settings.REDIS_URL)
+            self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            await self._pubsub.subscribe(broker.channel_name(session_id))
+            assert self.loop is not None
+            self._reader = self.loop.create_task(self._read_redis())
+        else:
+            await self._pubsub.subscribe(broker.channel_name(session_id))
+
+    async def _read_redis(self) -> None:
+        pubsub = self._pubsub
+        prefix_len = len(broker.CHANNEL_PREFIX)
+        while True:
+            try:
+                message = await pubsub.get_message(timeout=1.0)
+                if message is None or message.get("type") != "message":
+                    continue
+                channel = message["channel"].decode()
+                session_id = int(channel[prefix_len:])
+                seq, frame = broker.decode_message(message["data"].decode())
+                self._deliver(session_id, seq, frame)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("redis subscription failed; retrying")
+                await asyncio.sleep(0.5)
+
+
+local_hub = LocalHub()
+
+
+# -- log access (sync ORM wrapped for the event loop) --------------------------------------
+
+@database_sync_to_async
+def _last_seq(session_id: int) -> int:
+    from hub.models import LiveSession
+
+    return int(
+        LiveSession.objects.filter(pk=session_id).values_list("last_event_seq", flat=True).get()
+    )
+
+
+@database_sync_to_async
+def _load_frames(session_id: int, after: int, upto: int) -> list[tuple[int, str]]:
+    from hub.models import SessionEvent
+
+    events = SessionEvent.objects.filter(session_id=session_id, seq__gt=after, seq__lte=upto)
+    return [(event.seq, event_frame(event)) for event in events.order_by("seq")]
+
+
+@database_sync_to_async
+def _snapshot_frame(session_id: int, seq: int) -> str:
+    from hub.queries import viewer_snapshot
+
+    snapshot = viewer_snapshot(session_id)
+    return encode_frame("snapshot", timezone.now(), snapshot.model_dump(mode="json"), seq=seq)

@@ -1,0 +1,78 @@
+"""Run the product under Daphne: ``python -m hub.serve [--host H] [--port P]``.
+
+Daphne hands every WebSocket frame to Twisted, whose write buffer grows without limit
+when a client reads slowly, and the ASGI application cannot see that buffer. This runner
+uses a Daphne server whose ``handle_reply`` closes a WebSocket with code 4429 ("resync")
+once more than ``HUB_WS_MAX_BUFFER_BYTES`` are waiting to be written to it, so no slow
+viewer can hold unbounded memory. (The application's own per-viewer queue is bounded
+too: see hub.realtime.fanout.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hub.settings")
+
+
+def pending_bytes(transport: Any) -> int:
+    """Bytes Twisted has accepted for this connection but not yet written to the socket."""
+    buffered = len(getattr(transport, "dataBuffer", b"")) - getattr(transport, "offset", 0)
+    return max(0, buffered) + getattr(transport, "_tempDataLen", 0)
+
+
+def make_server_class() -> type:
+    from daphne.server import Server
+    from daphne.ws_protocol import WebSocketProtocol
+    from django.conf import settings
+
+    from hub.protocol import CLOSE_TOO_SLOW_RESYNC
+
+    limit = settings.HUB_WS_MAX_BUFFER_BYTES
+
+    class BoundedServer(Server):  # type: ignore[misc]
+        async def handle_reply(self, protocol: Any, message: dict[str, Any]) -> None:
+            if (
+                message.get("type") == "websocket.send"
+                and isinstance(protocol, WebSocketProtocol)
+                and protocol.transport is not None
+                and pending_bytes(protocol.transport) > limit
+            ):
+                if protocol in self.connections and not self.connections[protocol].get(
+                    "disconnected"
+                ):
+                    protocol.serverClose(code=CLOSE_TOO_SLOW_RESYNC)
+                return
+            await super().handle_reply(protocol, message)
+
+    return BoundedServer
+
+
+def main(argv: list[str] | None = None) -> None:
+    import django
+
+    django.setup()
+    from daphne.cli import CommandLineInterface
+    from django.conf import settings
+
+    parser = argparse.ArgumentParser(description="Run the hub under Daphne")
+    parser.add_argument("--host", default=os.environ.get("HUB_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("HUB_PORT", "8000")))
+    parser.add_argument("--verbosity", type=int, default=1)
+    args, rest = parser.parse_known_args(argv)
+
+    class HubCLI(CommandLineInterface):  # type: ignore[misc]
+        server_class = make_server_class()
+
+    sys.stdout.flush()
+    HubCLI().run(
+        ["-b", args.host, "-p", str(args.port), "-v", str(args.verbosity),
+         "--proxy-headers", *rest, settings.ASGI_APPLICATION.replace(".application", ":application")]
+    )
+
+
+if __name__ == "__main__":
+    main()

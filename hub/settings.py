@@ -1,0 +1,191 @@
+"""Django settings, all read from the environment through :mod:`hub.env`.
+
+The embedded default (no variables set) runs on SQLite with the in-process channel layer and
+fan-out, documented development secrets and DEBUG on. ``HUB_PRODUCTION=1`` switches to
+production rules: no development secret is accepted and the process refuses to start
+without real ones. Every variable is listed with its default in the README.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from hub.env import env_bool, env_float, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+PRODUCTION = env_bool("HUB_PRODUCTION", False)
+
+# Documented development values; refused when HUB_PRODUCTION is on.
+DEV_SECRET_KEY = "dev-only-secret-key-not-for-production"  # noqa: S105
+DEV_MICROBLOG_SECRET = "dev-microblog-secret"  # noqa: S105
+DEV_HOTLINE_SECRET = "dev-hotline-secret"  # noqa: S105
+
+
+def _secret(name: str, dev_value: str) -> str:
+    value = env_str(name)
+    if PRODUCTION:
+        if not value or value == dev_value or len(value) < 16:
+            raise ImproperlyConfigured(
+                f"{name} must be set to a real secret of at least 16 characters "
+                "when HUB_PRODUCTION is on"
+            )
+        return value
+    return value or dev_value
+
+
+SECRET_KEY = _secret("HUB_SECRET_KEY", DEV_SECRET_KEY)
+MICROBLOG_SECRET = _secret("HUB_MICROBLOG_SECRET", DEV_MICROBLOG_SECRET)
+HOTLINE_SECRET = _secret("HUB_HOTLINE_SECRET", DEV_HOTLINE_SECRET)
+DEBUG = env_bool("HUB_DEBUG", not PRODUCTION)
+ALLOWED_HOSTS = env_list(
+    "HUB_ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"]
+)
+if PRODUCTION and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("HUB_ALLOWED_HOSTS must list the site's host names in production")
+CSRF_TRUSTED_ORIGINS = env_list("HUB_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "ninja",
+    "hub",
+    "moderation",
+    "frontend",
+    "streaming",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "hub.browser.BrowserIdMiddleware",
+]
+
+ROOT_URLCONF = "hub.urls"
+ASGI_APPLICATION = "asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DATABASE_URL = env_str("HUB_DATABASE_URL") or f"sqlite:///{VAR_DIR / 'hub.sqlite3'}"
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the viewer stream read while an action writes; the busy timeout makes
+    # concurrent writers wait for the lock instead of failing at once.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env_str("HUB_REDIS_URL") or None
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": "hub:layer"},
+        }
+    }
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "hub",
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+CELERY_BROKER_URL = env_str("HUB_CELERY_BROKER_URL") or REDIS_URL or "memory://"
+CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL == "memory://"
+CELERY_TIMEZONE = "Asia/Shanghai"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("HUB_LOG_LEVEL", "INFO")},
+}
+
+# --- Product settings -------------------------------------------------------------------
+HUB_DEMO_PASSWORD = env_str("HUB_DEMO_PASSWORD", "hub-demo-2026")
+HUB_SIGNATURE_TOLERANCE_SECONDS = env_int("HUB_SIGNATURE_TOLERANCE_SECONDS", 300, minimum=1)
+HUB_INTAKE_MAX_BODY_BYTES = env_int("HUB_INTAKE_MAX_BODY_BYTES", 1_048_576, minimum=1024)
+HUB_INTAKE_MAX_ITEMS = env_int("HUB_INTAKE_MAX_ITEMS", 200, minimum=1)
+HUB_QUESTION_MIN_CHARS = env_int("HUB_QUESTION_MIN_CHARS", 2, minimum=1)
+HUB_QUESTION_MAX_CHARS = env_int("HUB_QUESTION_MAX_CHARS", 500, minimum=10)
+HUB_NAME_MAX_CHARS = env_int("HUB_NAME_MAX_CHARS", 40, minimum=4)
+HUB_TRADITIONAL_TO_SIMPLIFIED = env_bool("HUB_TRADITIONAL_TO_SIMPLIFIED", True)
+HUB_WEB_RATE_PER_BROWSER = env_str("HUB_WEB_RATE_PER_BROWSER", "5/m")
+HUB_WEB_RATE_PER_IP = env_str("HUB_WEB_RATE_PER_IP", "60/m")
+HUB_REPLAY_WINDOW = env_int("HUB_REPLAY_WINDOW", 1000, minimum=1)
+HUB_VIEWER_QUEUE_LIMIT = env_int("HUB_VIEWER_QUEUE_LIMIT", 256, minimum=4)
+HUB_WS_MAX_BUFFER_BYTES = env_int("HUB_WS_MAX_BUFFER_BYTES", 1_048_576, minimum=4096)
+HUB_HEARTBEAT_SECONDS = env_float("HUB_HEARTBEAT_SECONDS", 15.0, minimum=0.05)
+HUB_SUPPORT_COALESCE_SECONDS = env_float("HUB_SUPPORT_COALESCE_SECONDS", 0.5, minimum=0.05)
+HUB_MICROBLOG_API_URL = env_str("HUB_MICROBLOG_API_URL") or None
+HUB_MICROBLOG_API_TOKEN = env_str("HUB_MICROBLOG_API_TOKEN", "")
+HUB_MICROBLOG_POLL_SECONDS = env_float("HUB_MICROBLOG_POLL_SECONDS", 30.0, minimum=1.0)
+
+CELERY_BEAT_SCHEDULE = (
+    {
+        "poll-microblog": {
+            "task": "hub.tasks.poll_microblog",
+            "schedule": HUB_MICROBLOG_POLL_SECONDS,
+        }
+    }
+    if HUB_MICROBLOG_API_URL
+    else {}
+)
+
+NINJA_PAGINATION_PER_PAGE = 50
+DATA_UPLOAD_MAX_MEMORY_SIZE = HUB_INTAKE_MAX_BODY_BYTES
+HUB_SERVE_STATIC = env_bool("HUB_SERVE_STATIC", not PRODUCTION)

@@ -1,0 +1,397 @@
+"""The queue's state machine: one action per transition, each with a guard, a permission
+check and an audit row.
+
+    received → pending → approved → queued → on_air → answered
+                     ↘ rejected (from pending, approved, queued, deferred)
+                     ↘ deferred (from pending, approved, queued)
+    on_air → queued (taken off air without an answer)
+    session end: every question neither answered nor rejected → unanswered
+
+Locking contract: every ``do_*`` runs in ``transaction.atomic()`` and locks the session
+row, then the question row (:func:`hub.actions.common.lock_question`). The session lock
+serialises the session's public event seq; the lock order prevents deadlocks. Events
+are published after commit. Each action reads the clock once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from hub.actions.common import lock_question, publish_staff_question, write_audit
+from hub.errors import DomainError, IllegalTransition
+from hub.events import record_public_event
+from hub.models import (
+    LiveAnswer,
+    LiveSession,
+    Question,
+    QuestionState,
+    RejectionReason,
+    SessionStatus,
+    Visibility,
+)
+from hub.presenters import public_question
+from hub.protocol import AnswerLive, QuestionRef
+from hub.roles import require_permission
+
+S = QuestionState
+
+APPROVABLE = frozenset({S.PENDING})
+REJECTABLE = frozenset({S.PENDING, S.APPROVED, S.QUEUED, S.DEFERRED})
+QUEUEABLE = frozenset({S.APPROVED})
+AIRABLE = frozenset({S.APPROVED, S.QUEUED})
+DEFERRABLE = frozenset({S.PENDING, S.APPROVED, S.QUEUED})
+SUMMARY_MAX_CHARS = 2000
+
+
+def _guard_state(question: Question, allowed: frozenset[str], action: str) -> None:
+    if question.state not in allowed:
+        raise IllegalTransition(
+            _("Cannot %(action)s question #%(id)s: it is %(state)s")
+            % {"action": action, "id": question.pk, "state": question.get_state_display()}
+        )
+
+
+def _guard_session_open(session: LiveSession) -> None:
+    if session.status == SessionStatus.ENDED:
+        raise IllegalTransition(_("The session has ended; its queue is closed"))
+
+
+def _transition(
+    question: Question, to_state: str, actor: Any, action: str, now: datetime,
+    *, reason: str = "", note: str = "", fields: tuple[str, ...] = (),
+) -> str:
+    from_state = question.state
+    question.state = to_state
+    question.save(update_fields=["state", *fields])
+    write_audit(
+        session_id=question.session_id, question=question, actor=actor, action=action,
+        now=now, from_state=from_state, to_state=to_state, reason=reason, note=note,
+    )
+    return from_state
+
+
+# --- received → pending ---------------------------------------------------------------
+
+def do_screen_question(question_id: int, *, now: datetime | None = None) -> Question:
+    """The system's first look at an intake: received → pending. (Screening rules hook here.)"""
+    now = now or timezone.now()
+    with transaction.atomic():
+        question = Question.objects.select_for_update().get(pk=question_id)
+        apply_screening(question, now)
+    return question
+
+
+def apply_screening(question: Question, now: datetime) -> None:
+    """received → pending, inside the caller's transaction (intake stores and screens in
+    one commit, so a question is never left half-taken)."""
+    _guard_state(question, frozenset({S.RECEIVED}), "screen")
+    _transition(question, S.PENDING, None, "screen", now)
+    publish_staff_question(question, now)
+
+
+# --- approve --------------------------------------------------------------------------
+
+def check_approve_question(actor: Any, session: LiveSession, question: Question) -> None:
+    require_permission(actor, "approve")
+    _guard_session_open(session)
+    _guard_state(question, APPROVABLE, "approve")
+
+
+def do_approve_question(
+    actor: Any, session_id: int, question_id: int, *, now: datetime | None = None
+) -> Question:
+    """pending → approved. A public question is published to viewers; a private one is
+    accepted for handling but never shown."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        session, question = lock_question(session_id, question_id)
+        check_approve_question(actor, session, question)
+        fields: tuple[str, ...] = ()
+        if question.visibility == Visibility.PUBLIC:
+            question.published_at = now
+            fields = ("published_at",)
+        _transition(question, S.APPROVED, actor, "approve", now, fields=fields)
+        if question.is_public:
+            record_public_event(session, "question_published", public_question(question), now)
+        publish_staff_question(question, now)
+    return question
+
+
+# --- reject ---------------------------------------------------------------------------
+
+def check_reject_question(
+    actor: Any, session: LiveSession, question: Question, reason: str
+) -> None:
+    require_permission(actor, "reject")
+    _guard_session_open(session)
+    _guard_state(question, REJECTABLE, "reject")
+    if reason not in RejectionReason.values:
+        raise DomainError(
+            _("Unknown rejection reason %(reason)s; use one of: %(choices)s")
+            % {"reason": reason, "choices": ", ".join(RejectionReason.values)},
+            code="bad_reason",
+        )
+    if reason == RejectionReason.OTHER:
+        pass  # the note is where "other" is explained; checked in do_ after stripping
+
+
+def do_reject_question(
+    actor: Any, session_id: int, question_id: int, reason: str, note: str = "",
+    *, now: datetime | None = None,
+) -> Question:
+    """→ rejected, keeping the reason code and note. Never deleted; observers see it.
+    A question that was already public is withdrawn from the viewers' list."""
+    now = now or timezone.now()
+    note = note.strip()
+    with transaction.atomic():
+        session, question = lock_question(session_id, question_id)
+        check_reject_question(actor, session, question, reason)
+        if reason == RejectionReason.OTHER and not note:
+            raise DomainError(_("Explain an 'other' rejection in the note"), code="note_required")
+        was_public = question.is_public
+        question.rejection_reason = reason
+        question.rejection_note = note
+        question.queue_position = None
+        _transition(
+            question, S.REJECTED, actor, "reject", now, reason=reason, note=note,
+            fields=("rejection_reason", "rejection_note", "queue_position"),
+        )
+        if was_public:
+            record_public_event(session, "question_withdrawn", QuestionRef(id=question.pk), now)
+        publish_staff_question(question, now)
+    return question
+
+
+# --- queue and reorder ----------------------------------------------------------------
+
+def check_queue_question(actor: Any, session: LiveSession, question: Question) -> None:
+    require_permission(actor, "queue")
+    _guard_session_open(session)
+    _guard_state(question, QUEUEABLE, "queue")
+    if question.visibility == Visibility.PRIVATE:
+        raise IllegalTransition(
+            _("Private questions are handled after the session, never on air"), code="private"
+        )
+
+
+def do_queue_question(
+    actor: Any, session_id: int, question_id: int, *, now: datetime | None = None
+) -> Question:
+    """approved → queued for the guest, at the end of the queue."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        session, question = lock_question(session_id, question_id)
+        check_queue_question(actor, session, question)
+        last = Question.objects.filter(session=session, state=S.QUEUED).aggregate(
+            m=Max("queue_position")
+        )["m"]
+        question.queue_position = (last or 0) + 1
+        _transition(question, S.QUEUED, actor, "queue", now, fields=("queue_position",))
+        publish_staff_question(question, now)
+    return question
+
+
+def do_reorder_queue(
+    actor: Any, session_id: int, order: list[int], *, now: datetime | None = None
+) -> list[int]:
+    """Set the guest's queue order. ``order`` must list exactly the queued questions, so a
+    host working from a stale screen is refused instead of silently losing a question."""
+    from hub.events import lock_session
+
+    now = now or timezone.now()
+    require_permission(actor, "reorder")
+    with transaction.atomic():
+        session = lock_session(session_id)
+        _guard_session_open(session)
+        queued = {
+            q.pk: q for q in Question.objects.select_for_update().filter(
+                session=session, state=S.QUEUED
+            )
+        }
+        if len(order) != len(set(order)) or set(order) != set(queued):
+            raise DomainError(
+                _("The queue has changed since you loaded it; reload and try again"),
+                code="stale_queue",
+            )
+        for position, question_id in enumerate(order, start=1):
+            question = queued[question_id]
+            if question.queue_position != position:
+                question.queue_position = position
+                question.save(update_fields=["queue_position"])
+                publish_staff_question(question, now)
+        write_audit(
+            session_id=session_id, question=None, actor=actor, action="reorder", now=now,
+            note=",".join(str(i) for i in order),
+        )
+    return order
+
+
+# --- on air / off air -----------------------------------------------------------------
+
+def check_put_on_air(actor: Any, session: LiveSession, question: Question) -> None:
+    require_permission(actor, "on_air")
+    if session.status != SessionStatus.LIVE:
+        raise IllegalTransition(_("The session is not live"), code="not_live")
+    _guard_state(question, AIRABLE, "put on air")
+    if question.visibility == Visibility.PRIVATE:
+        raise IllegalTransition(
+            _("Private questions are handled after the session, never on air"), code="private"
+        )
+    current = Question.objects.filter(session=session, state=S.ON_AIR).exclude(pk=question.pk)
+    if current.exists():
+        raise IllegalTransition(
+            _("Question #%(id)s is on air; mark it answered or take it off air first")
+            % {"id": current.values_list("pk", flat=True)[0]},
+            code="already_on_air",
+        )
+
+
+def do_put_on_air(
+    actor: Any, session_id: int, question_id: int, *, now: datetime | None = None
+) -> Question:
+    """approved or queued → on air. At most one question per session is on air (guarded
+    here and by a partial unique constraint)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        session, question = lock_question(session_id, question_id)
+        check_put_on_air(actor, session, question)
+        question.queue_position = None
+        _transition(question, S.ON_AIR, actor, "on_air", now, fields=("queue_position",))
+        LiveAnswer.objects.update_or_create(
+            question=question, defaults={"on_air_at": now, "answered_at": None}
+        )
+        record_public_event(session, "question_on_air", public_question(question), now)
+        publish_staff_question(question, now)
+    return question
+
+
+def check_take_off_air(actor: Any, session: LiveSession, question: Question) -> None:
+    require_permission(actor, "off_air")
+    _guard_state(question, frozenset({S.ON_AIR}), "take off air")
+
+
+def do_take_off_air(
+    actor: Any, session_id: int, question_id: int, *, now: datetime | None = None
+) -> Question:
+    """on air → queued, back at the head of the queue (not answered after all)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        session, question = lock_question(session_id, question_id)
+        check_take_off_air(actor, session, question)
+        queued = list(
+            Question.objects.select_for_update()
+            .filter(session=session, state=S.QUEUED)
+            .order_by("queue_position", "id")
+        )
+        for position, other in enumerate(queued, start=2):
+            if other.queue_position != position:
+                other.queue_position = position
+                other.save(update_fields=["queue_position"])
+                publish_staff_question(other, now)
+        question.queue_position = 1
+        _transition(question, S.QUEUED, actor, "off_air", now, fields=("queue_position",))
+        record_public_event(session, "question_off_air", public_question(question), now)
+        publish_staff_question(question, now)
+    return question
+
+
+# --- answering ------------------------------------------------------------------------
+
+def _clean_summary(summary: str) -> str:
+    summary = summary.strip()
+    if len(summary) > SUMMARY_MAX_CHARS:
+        raise DomainError(
+            _("The summary is %(n)s characters; the limit is %(max)s")
+            % {"n": len(summary), "max": SUMMARY_MAX_CHARS},
+            code="too_long",
+        )
+    return summary
+
+
+def check_set_live_answer(actor: Any, question: Question) -> None:
+    require_permission(actor, "live_answer")
+    _guard_state(question, frozenset({S.ON_AIR}), "type the live answer of")
+
+
+def do_set_live_answer(
+    actor: Any, session_id: int, question_id: int, summary: str,
+    *, now: datetime | None = None,
+) -> Question:
+    """While a question is on air, publish the summary as it is typed (no state change)."""
+    now = now or timezone.now()
+    summary = _clean_summary(summary)
+    with transaction.atomic():
+        session, question = lock_question(session_id, question_id)
+        check_set_live_answer(actor, question)
+        answer = question.live_answer
+        if answer.summary == summary:
+            return question
+        answer.summary = summary
+        answer.answered_by = actor
+        answer.save(update_fields=["summary", "answered_by"])
+        record_public_event(
+            session, "answer_live", AnswerLive(question_id=question.pk, summary=summary), now
+        )
+        publish_staff_question(question, now)
+    return question
+
+
+def check_mark_answered(actor: Any, question: Question) -> None:
+    require_permission(actor, "answered")
+    _guard_state(question, frozenset({S.ON_AIR}), "mark answered")
+
+
+def do_mark_answered(
+    actor: Any, session_id: int, question_id: int, summary: str = "",
+    *, now: datetime | None = None,
+) -> Question:
+    """on air → answered, with who answered, when, and the short summary."""
+    now = now or timezone.now()
+    summary = _clean_summary(summary)
+    with transaction.atomic():
+        session, question = lock_question(session_id, question_id)
+        check_mark_answered(actor, question)
+        answer = question.live_answer
+        if summary:
+            answer.summary = summary
+        answer.answered_by = actor
+        answer.answered_at = now
+        answer.save(update_fields=["summary", "answered_by", "answered_at"])
+        _transition(question, S.ANSWERED, actor, "answered", now, note=answer.summary)
+        record_public_event(session, "question_answered", public_question(question), now)
+        publish_staff_question(question, now)
+    return question
+
+
+# --- defer ----------------------------------------------------------------------------
+
+def check_defer_question(actor: Any, session: LiveSession, question: Question) -> None:
+    require_permission(actor, "defer")
+    _guard_session_open(session)
+    _guard_state(question, DEFERRABLE, "defer")
+
+
+def do_defer_question(
+    actor: Any, session_id: int, question_id: int, note: str = "",
+    *, now: datetime | None = None,
+) -> Question:
+    """→ deferred to follow-up after the session (it becomes a tracked task later)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        session, question = lock_question(session_id, question_id)
+        check_defer_question(actor, session, question)
+        question.queue_position = None
+        _transition(
+            question, S.DEFERRED, actor, "defer", now, note=note.strip(),
+            fields=("queue_position",),
+        )
+        if question.is_public:
+            record_public_event(session, "question_deferred", public_question(question), now)
+        publish_staff_question(question, now)
+    return question

@@ -77,32 +77,44 @@ def _throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
 
 # --- throttles ------------------------------------------------------------------------
 
-class BrowserThrottle(SimpleRateThrottle):
-    """Per signed browser id (see :mod:`hub.browser`)."""
+class _SettingsRateThrottle(SimpleRateThrottle):
+    """A throttle whose rate is read from a setting on every request, so that changing
+    the setting (or a test overriding it) takes effect without re-importing the API."""
 
-    def __init__(self, scope: str, rate: str) -> None:
+    def __init__(self, scope: str, rate_setting: str | None = None, rate: str = "") -> None:
         self.scope = scope
-        super().__init__(rate)
+        self.rate_setting = rate_setting
+        super().__init__(rate or self._setting_rate())
+
+    def _setting_rate(self) -> str:
+        return str(getattr(settings, self.rate_setting or "", "") or "60/m")
+
+    def allow_request(self, request: HttpRequest) -> bool:
+        if self.rate_setting:
+            self.num_requests, self.duration = self.parse_rate(self._setting_rate())
+        return super().allow_request(request)
+
+
+class BrowserThrottle(_SettingsRateThrottle):
+    """Per signed browser id (see :mod:`hub.browser`)."""
 
     def get_cache_key(self, request: HttpRequest) -> str:
         return f"throttle:{self.scope}:bid:{getattr(request, 'browser_id', '')}"
 
 
-class IpThrottle(SimpleRateThrottle):
-    def __init__(self, scope: str, rate: str) -> None:
-        self.scope = scope
-        super().__init__(rate)
+class IpThrottle(_SettingsRateThrottle):
+    """Per client address (``X-Forwarded-For`` is honoured per NINJA_NUM_PROXIES)."""
 
     def get_cache_key(self, request: HttpRequest) -> str:
         return f"throttle:{self.scope}:ip:{self.get_ident(request)}"
 
 
 ASK_THROTTLES = [
-    BrowserThrottle("ask", settings.HUB_WEB_RATE_PER_BROWSER or "5/m"),
-    IpThrottle("ask", settings.HUB_WEB_RATE_PER_IP or "60/m"),
+    BrowserThrottle("ask", "HUB_WEB_RATE_PER_BROWSER"),
+    IpThrottle("ask", "HUB_WEB_RATE_PER_IP"),
 ]
-SUPPORT_THROTTLES = [BrowserThrottle("support", "60/m"), IpThrottle("support", "600/m")]
-LOGIN_THROTTLES = [IpThrottle("login", "20/m")]
+SUPPORT_THROTTLES = [BrowserThrottle("support", rate="60/m"), IpThrottle("support", rate="600/m")]
+LOGIN_THROTTLES = [IpThrottle("login", rate="20/m")]
 
 
 # --- schemas --------------------------------------------------------------------------

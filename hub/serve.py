@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     sys.stdout.flush()
     HubCLI().run(
         ["-b", args.host, "-p", str(args.port), "-v", str(args.verbosity),
-         "--proxy-headers", *rest, settings.ASGI_APPLICATION.replace(".application", ":application")]
+         *(["--proxy-headers"] if settings.HUB_PROXY_HEADERS else []), *rest, settings.ASGI_APPLICATION.replace(".application", ":application")]
     )
 
 

@@ -189,3 +189,7 @@ CELERY_BEAT_SCHEDULE = (
 NINJA_PAGINATION_PER_PAGE = 50
 DATA_UPLOAD_MAX_MEMORY_SIZE = HUB_INTAKE_MAX_BODY_BYTES
 HUB_SERVE_STATIC = env_bool("HUB_SERVE_STATIC", not PRODUCTION)
+# Daphne rewrites the client address from X-Forwarded-For only behind a trusted proxy;
+# the API then uses that address as is (a client cannot spoof its rate-limit key).
+HUB_PROXY_HEADERS = env_bool("HUB_PROXY_HEADERS", False)
+NINJA_NUM_PROXIES = 0

@@ -1,0 +1,52 @@
+# The two set-up commands are `make run` and `make test`; both work on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HUB_PORT ?= 8000
+export HUB_PORT
+
+.PHONY: run test lint bench bench-quick migrate demo clean
+
+$(VENV)/.runtime: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	touch $@
+
+migrate: $(VENV)/.runtime
+	mkdir -p var
+	$(BIN)/python manage.py migrate --noinput -v0
+
+demo: migrate
+	$(BIN)/python manage.py load_demo
+
+run: demo
+	@$(BIN)/python manage.py print_urls --port $(HUB_PORT)
+	$(BIN)/python -m hub.serve --port $(HUB_PORT)
+
+# Browser tests drive Debian's chromium with Playwright; install it when missing.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || ( \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null )
+
+test: $(VENV)/.dev chromium
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check hub moderation frontend streaming tests asgi.py manage.py || true
+	$(BIN)/mypy hub moderation frontend streaming asgi.py
+
+bench: $(VENV)/.dev
+	$(BIN)/python -m tests.bench.fanout --viewers 1000,5000 --rate 10 --duration 10 --out bench-report.txt
+
+bench-quick: $(VENV)/.dev
+	$(BIN)/python -m tests.bench.fanout --quick --out bench-report-quick.txt
+
+clean:
+	rm -rf $(VENV) var staticfiles

@@ -1,0 +1,714 @@
+// The host console: the merged question queue with filters, moderation buttons and keyboard
+// shortcuts, the run order (reorder by buttons, drag and drop or keyboard), the question on
+// air, live counts and the session status buttons. Observers see the same page read-only.
+
+import { t, label, h, setText, byTestId, timeElement, toast, rafThrottle } from './common.js';
+import { startConsole } from './staff.js';
+
+const STATES = ['received', 'pending', 'approved', 'rejected', 'queued', 'on_air', 'answered', 'deferred', 'unanswered'];
+const CHANNELS = ['web', 'microblog', 'hotline', 'radio', 'onsite'];
+const STATE_GROUPS = {
+  review: ['received', 'pending'],
+  active: ['approved', 'queued', 'on_air'],
+};
+const COUNT_COLUMNS = [
+  ['col_review', ['received', 'pending']],
+  ['col_active', ['approved', 'queued', 'on_air']],
+  ['col_answered', ['answered']],
+  ['col_followup', ['deferred', 'unanswered']],
+  ['col_rejected', ['rejected']],
+];
+const MODERATION = ['approve', 'reject', 'queue', 'reorder', 'on_air', 'off_air', 'defer', 'set_status'];
+
+// The states from which each button is offered, as in moderation.actions. The server has
+// the last word: a refused action comes back as an error frame and is shown as a toast.
+const OFFERED = {
+  approve: ['pending'],
+  reject: ['pending', 'approved', 'queued', 'deferred'],
+  queue: ['approved'],
+  on_air: ['approved', 'queued'],
+  off_air: ['on_air'],
+  defer: ['pending', 'approved', 'queued'],
+};
+// Private questions are handled after the session, never queued or put on air.
+const PUBLIC_ONLY = new Set(['queue', 'on_air']);
+
+const TEST_ID = {
+  approve: 'approve', reject: 'reject', queue: 'queue', on_air: 'onair', off_air: 'offair', defer: 'defer',
+};
+const SHORTCUT = { approve: 'A', reject: 'R', queue: 'Q', on_air: 'O', off_air: 'O', defer: 'D' };
+
+const els = {
+  queue: byTestId('queue'),
+  queueEmpty: byTestId('queue-empty'),
+  queueCount: byTestId('queue-count'),
+  filterChannel: byTestId('filter-channel'),
+  filterState: byTestId('filter-state'),
+  filterText: byTestId('filter-text'),
+  order: byTestId('run-order'),
+  orderEmpty: byTestId('run-order-empty'),
+  onAir: byTestId('console-on-air'),
+  counts: byTestId('counts'),
+  statusActions: byTestId('status-actions'),
+  readOnly: byTestId('read-only'),
+  rejectDialog: byTestId('reject-dialog'),
+  deferDialog: byTestId('defer-dialog'),
+  confirmDialog: byTestId('confirm-dialog'),
+};
+
+const ui = {
+  selected: null,
+  visible: [],
+  busy: new Set(),
+  version: 0,
+  ready: false,
+};
+
+// --- Commands ----------------------------------------------------------------------------
+
+/** Send a command about one question, marking it busy until the reply. */
+async function act(action, q, params = {}) {
+  if (!q) return false;
+  ui.busy.add(q.id);
+  render();
+  try {
+    await client.command(action, { question: q.id, ...params });
+    return true;
+  } catch {
+    return false; // The error frame was already shown as a toast.
+  } finally {
+    ui.busy.delete(q.id);
+    render();
+  }
+}
+
+function run(action, q) {
+  if (!q || !client.can(action)) return;
+  if (!OFFERED[action].includes(q.state)) {
+    toast(t('not_possible', { action: t(`actions.${action}`), state: label('states', q.state) }), 'info');
+    return;
+  }
+  if (action === 'reject') openReject(q);
+  else if (action === 'defer') openDefer(q);
+  else act(action, q);
+}
+
+// --- Queue list --------------------------------------------------------------------------
+
+function matches(q, channel, stateFilter, text) {
+  if (channel && q.channel !== channel) return false;
+  if (stateFilter) {
+    const group = STATE_GROUPS[stateFilter];
+    if (group ? !group.includes(q.state) : q.state !== stateFilter) return false;
+  }
+  if (text) {
+    if (text.startsWith('#') && /^#\d+$/.test(text)) return String(q.id) === text.slice(1);
+    const hay = `${q.text}\n${q.original_text}\n${q.asker}\n${q.id}`.toLowerCase();
+    if (!hay.includes(text.toLowerCase())) return false;
+  }
+  return true;
+}
+
+function byReceived(a, b) {
+  return (Date.parse(a.received_at) || 0) - (Date.parse(b.received_at) || 0) || a.id - b.id;
+}
+
+const itemCache = new Map(); // id → {el, q, selected, busy, version}
+
+function sessionStatus() {
+  return client.session ? client.session.status : document.body.dataset.sessionStatus;
+}
+
+/** Whether the button for `action` is offered on question `q` (and why it is disabled). */
+function offered(action, q) {
+  if (!client.can(action) || !OFFERED[action].includes(q.state)) return false;
+  if (PUBLIC_ONLY.has(action) && q.visibility === 'private') return false;
+  const status = sessionStatus();
+  if (status === 'ended' && action !== 'off_air') return false;
+  return true;
+}
+
+function actionButtons(q) {
+  const busy = ui.busy.has(q.id);
+  const notLive = sessionStatus() !== 'live';
+  const buttons = [];
+  for (const action of ['approve', 'queue', 'on_air', 'off_air', 'defer', 'reject']) {
+    if (!offered(action, q)) continue;
+    const blocked = action === 'on_air' && notLive;
+    const cls = action === 'reject' ? 'button button-small button-danger-outline'
+      : action === 'on_air' ? 'button button-small button-live'
+        : action === 'approve' ? 'button button-small button-primary' : 'button button-small';
+    buttons.push(h('button', {
+      type: 'button', class: cls, disabled: busy || blocked, title: blocked ? t('not_live') : null,
+      'data-testid': `${TEST_ID[action]}-${q.id}`,
+      'aria-keyshortcuts': SHORTCUT[action],
+      onclick: (e) => {
+        e.stopPropagation();
+        select(q.id, false);
+        run(action, q);
+      },
+    }, t(`actions.${action}`), h('kbd', { class: 'key-hint', 'aria-hidden': 'true' }, SHORTCUT[action])));
+  }
+  return buttons;
+}
+
+function badges(q) {
+  return [
+    h('span', { class: 'q-id' }, `#${q.id}`),
+    h('span', { class: `badge badge-channel channel-${q.channel}` }, label('channels', q.channel)),
+    h('span', { class: `badge badge-state state-${q.state}`, 'data-testid': `state-${q.id}` }, label('states', q.state)),
+    q.visibility === 'private' ? h('span', { class: 'badge badge-private' }, t('private')) : null,
+  ];
+}
+
+function renderQueueItem(q, selected) {
+  const changed = q.original_text && q.original_text !== q.text;
+  const meta = [
+    h('span', null, q.asker || t('anonymous')),
+    q.contact ? h('span', { class: 'q-contact', 'data-testid': `contact-${q.id}` }, `${t('contact')}: ${q.contact}`) : null,
+    q.submitted_by ? h('span', null, t('typed_by', { user: q.submitted_by })) : null,
+    h('span', null, t('supports_n', { count: q.supports || 0 })),
+  ].filter(Boolean);
+  const metaNodes = [];
+  meta.forEach((node, i) => {
+    if (i) metaNodes.push(' · ');
+    metaNodes.push(node);
+  });
+  return h('li', {
+    class: `q-item state-${q.state}${selected ? ' is-selected' : ''}`,
+    'data-testid': `q-${q.id}`,
+    'data-id': String(q.id),
+    'data-state': q.state,
+    'data-channel': q.channel,
+    'aria-current': selected ? 'true' : null,
+    tabIndex: selected ? 0 : -1,
+    onclick: () => select(q.id, false),
+  },
+  h('div', { class: 'q-item-head' }, badges(q), h('span', { class: 'q-item-time muted' }, timeElement(q.received_at))),
+  h('p', { class: 'q-item-text' }, q.text),
+  changed ? h('details', { class: 'q-original' }, h('summary', null, t('original_text')), h('p', null, q.original_text)) : null,
+  h('p', { class: 'q-item-meta muted' }, metaNodes),
+  q.state === 'rejected' || q.rejection_reason ? h('p', { class: 'q-item-reason', 'data-testid': `reason-${q.id}` },
+    h('strong', null, `${t('reason')}: `), label('reasons', q.rejection_reason) || '—',
+    q.rejection_note ? [h('br'), h('strong', null, `${t('note')}: `), q.rejection_note] : null) : null,
+  q.answer && q.answer.summary ? h('div', { class: 'answer' },
+    h('span', { class: 'answer-label' }, t('answer')), h('p', { class: 'answer-text' }, q.answer.summary)) : null,
+  h('div', { class: 'q-item-actions' }, actionButtons(q)));
+}
+
+function renderQueue() {
+  const channel = els.filterChannel.value;
+  const stateFilter = els.filterState.value;
+  const text = els.filterText.value.trim();
+  const all = [...client.questions.values()];
+  const list = all.filter((q) => matches(q, channel, stateFilter, text)).sort(byReceived);
+
+  // Keep a selection: if the selected question left the view, select its neighbour.
+  const prevIndex = ui.visible.indexOf(ui.selected);
+  ui.visible = list.map((q) => q.id);
+  if (ui.selected !== null && !ui.visible.includes(ui.selected)) {
+    ui.selected = ui.visible.length ? ui.visible[Math.min(Math.max(prevIndex, 0), ui.visible.length - 1)] : null;
+  }
+  if (ui.selected === null && ui.visible.length) ui.selected = ui.visible[0];
+
+  const active = document.activeElement;
+  let cursor = els.queue.firstElementChild;
+  const keep = new Set();
+  for (const q of list) {
+    const selected = q.id === ui.selected;
+    const busy = ui.busy.has(q.id);
+    let cached = itemCache.get(q.id);
+    if (!cached || cached.q !== q || cached.selected !== selected || cached.busy !== busy || cached.version !== ui.version) {
+      const el = renderQueueItem(q, selected);
+      if (cached && cached.el.parentNode) {
+        const hadFocus = cached.el.contains(active);
+        const focusId = hadFocus && active && active.dataset ? active.dataset.testid : null;
+        if (cached.el === cursor) cursor = el;
+        cached.el.replaceWith(el);
+        if (hadFocus) {
+          const target = (focusId && el.querySelector(`[data-testid="${CSS.escape(focusId)}"]`)) || el;
+          if (target.disabled) el.focus({ preventScroll: true });
+          else target.focus({ preventScroll: true });
+        }
+      }
+      cached = { el, q, selected, busy, version: ui.version };
+      itemCache.set(q.id, cached);
+    }
+    keep.add(cached.el);
+    if (cached.el === cursor) cursor = cursor.nextElementSibling;
+    else els.queue.insertBefore(cached.el, cursor);
+  }
+  while (cursor) {
+    const next = cursor.nextElementSibling;
+    if (!keep.has(cursor)) cursor.remove();
+    cursor = next;
+  }
+  for (const id of itemCache.keys()) if (!client.questions.has(id)) itemCache.delete(id);
+
+  setText(els.queueCount, ui.ready ? t('showing', { shown: list.length, total: all.length }) : '');
+  els.queueEmpty.hidden = list.length > 0;
+  setText(els.queueEmpty, ui.ready ? t('no_match') : t('connecting'));
+}
+
+function select(id, focus = true) {
+  if (id === null || id === undefined) return;
+  ui.selected = id;
+  render.now();
+  if (focus) {
+    const el = itemCache.get(id)?.el;
+    if (el) {
+      el.focus({ preventScroll: true });
+      el.scrollIntoView({ block: 'nearest' });
+    }
+  }
+}
+
+function moveSelection(delta) {
+  if (!ui.visible.length) return;
+  const index = ui.visible.indexOf(ui.selected);
+  const next = index < 0 ? 0 : Math.min(ui.visible.length - 1, Math.max(0, index + delta));
+  select(ui.visible[next]);
+}
+
+// --- Run order ---------------------------------------------------------------------------
+
+function reorder(order) {
+  if (!client.can('reorder')) return;
+  const previous = new Map();
+  order.forEach((id, i) => {
+    const q = client.questions.get(id);
+    if (!q) return;
+    previous.set(id, q.queue_position);
+    client.questions.set(id, { ...q, queue_position: i + 1 });
+  });
+  render();
+  client.command('reorder', { order }).catch(() => {
+    // Put back the positions we guessed, unless the server has sent newer ones.
+    order.forEach((id, i) => {
+      const q = client.questions.get(id);
+      if (q && q.queue_position === i + 1 && previous.has(id)) {
+        client.questions.set(id, { ...q, queue_position: previous.get(id) });
+      }
+    });
+    render();
+  });
+}
+
+function moveInOrder(id, delta) {
+  const order = client.ordered('queued').map((q) => q.id);
+  const from = order.indexOf(id);
+  const to = from + delta;
+  if (from < 0 || to < 0 || to >= order.length) return false;
+  order.splice(from, 1);
+  order.splice(to, 0, id);
+  reorder(order);
+  return true;
+}
+
+function renderOrder() {
+  const queued = client.ordered('queued');
+  const canReorder = client.can('reorder');
+  const canAir = client.can('on_air');
+  const focusedId = document.activeElement && els.order.contains(document.activeElement)
+    ? document.activeElement.dataset.testid : null;
+  const nodes = queued.map((q, i) => h('li', {
+    class: 'order-item',
+    'data-testid': `order-${q.id}`,
+    'data-id': String(q.id),
+    draggable: canReorder,
+    tabIndex: 0,
+    'aria-label': `${t('position', { n: i + 1 })}: ${q.text}`,
+  },
+  h('span', { class: 'order-pos', 'aria-hidden': 'true' }, String(i + 1)),
+  h('div', { class: 'order-body' },
+    h('p', { class: 'order-text' }, q.text),
+    h('p', { class: 'order-meta muted' }, `#${q.id} · ${label('channels', q.channel)} · ${q.asker || t('anonymous')} · ${t('supports_n', { count: q.supports || 0 })}`)),
+  h('div', { class: 'order-actions' },
+    canReorder ? h('button', {
+      type: 'button', class: 'icon-button', 'data-testid': `up-${q.id}`, 'aria-label': t('move_up'),
+      title: t('move_up'), disabled: i === 0, onclick: () => moveInOrder(q.id, -1),
+    }, '↑') : null,
+    canReorder ? h('button', {
+      type: 'button', class: 'icon-button', 'data-testid': `down-${q.id}`, 'aria-label': t('move_down'),
+      title: t('move_down'), disabled: i === queued.length - 1, onclick: () => moveInOrder(q.id, 1),
+    }, '↓') : null,
+    canAir ? h('button', {
+      type: 'button', class: 'button button-small button-live', 'data-testid': `order-onair-${q.id}`,
+      disabled: ui.busy.has(q.id) || sessionStatus() !== 'live',
+      title: sessionStatus() !== 'live' ? t('not_live') : null,
+      onclick: () => act('on_air', q),
+    }, t('actions.on_air')) : null)));
+  els.order.replaceChildren(...nodes);
+  els.orderEmpty.hidden = queued.length > 0;
+  if (focusedId) {
+    const again = els.order.querySelector(`[data-testid="${CSS.escape(focusedId)}"]`);
+    if (again && !again.disabled) again.focus({ preventScroll: true });
+  }
+}
+
+els.order.addEventListener('keydown', (event) => {
+  const li = event.target.closest('.order-item');
+  if (!li || !event.altKey || (event.key !== 'ArrowUp' && event.key !== 'ArrowDown')) return;
+  event.preventDefault();
+  const id = Number(li.dataset.id);
+  if (moveInOrder(id, event.key === 'ArrowUp' ? -1 : 1)) {
+    render.now();
+    els.order.querySelector(`[data-testid="order-${id}"]`)?.focus();
+  }
+});
+
+// Drag and drop (mouse); touch users have the arrow buttons.
+let dragId = null;
+els.order.addEventListener('dragstart', (event) => {
+  const li = event.target.closest('.order-item');
+  if (!li) return;
+  dragId = Number(li.dataset.id);
+  li.classList.add('dragging');
+  event.dataTransfer.effectAllowed = 'move';
+  event.dataTransfer.setData('text/plain', String(dragId));
+});
+function clearDropMarks() {
+  for (const el of els.order.querySelectorAll('.drop-before, .drop-after')) el.classList.remove('drop-before', 'drop-after');
+}
+els.order.addEventListener('dragover', (event) => {
+  if (dragId === null) return;
+  const li = event.target.closest('.order-item');
+  event.preventDefault();
+  clearDropMarks();
+  if (!li || Number(li.dataset.id) === dragId) return;
+  const rect = li.getBoundingClientRect();
+  li.classList.add(event.clientY < rect.top + rect.height / 2 ? 'drop-before' : 'drop-after');
+});
+els.order.addEventListener('drop', (event) => {
+  event.preventDefault();
+  const li = event.target.closest('.order-item');
+  const id = dragId;
+  if (li && id !== null && Number(li.dataset.id) !== id) {
+    const target = Number(li.dataset.id);
+    const after = li.classList.contains('drop-after');
+    const order = client.ordered('queued').map((q) => q.id).filter((x) => x !== id);
+    const at = order.indexOf(target) + (after ? 1 : 0);
+    order.splice(at, 0, id);
+    reorder(order);
+  }
+  clearDropMarks();
+});
+els.order.addEventListener('dragend', () => {
+  dragId = null;
+  clearDropMarks();
+  for (const el of els.order.querySelectorAll('.dragging')) el.classList.remove('dragging');
+});
+
+// --- On air ------------------------------------------------------------------------------
+
+let onAirClock = null;
+
+function renderOnAir() {
+  const body = els.onAir.querySelector('[data-role="body"]');
+  const q = client.onAir();
+  els.onAir.dataset.questionId = q ? String(q.id) : '';
+  clearInterval(onAirClock);
+  if (!q) {
+    body.replaceChildren(h('p', { class: 'muted' }, t('nothing_on_air')));
+    return;
+  }
+  const clock = h('span', { class: 'on-air-clock', 'data-testid': 'on-air-clock' });
+  const since = q.answer && q.answer.on_air_at ? Date.parse(q.answer.on_air_at) : null;
+  const tick = () => {
+    if (!since) return;
+    const s = Math.max(0, Math.floor((Date.now() - since) / 1000));
+    setText(clock, t('on_air_for', { time: `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}` }));
+  };
+  tick();
+  if (since) onAirClock = setInterval(tick, 1000);
+  const busy = ui.busy.has(q.id);
+  body.replaceChildren(
+    h('div', { class: 'q-item-head' }, badges(q), clock),
+    h('p', { class: 'console-on-air-text', 'data-testid': 'console-on-air-text' }, q.text),
+    h('p', { class: 'muted' }, q.asker || t('anonymous')),
+    h('div', { class: 'answer' }, h('span', { class: 'answer-label' }, t('answer')),
+      h('p', { class: 'answer-text', 'data-testid': 'console-live-answer' }, (q.answer && q.answer.summary) || '—')),
+    h('div', { class: 'q-item-actions' },
+      client.can('off_air') ? h('button', { type: 'button', class: 'button button-small', disabled: busy, 'data-testid': 'onair-panel-off', onclick: () => act('off_air', q) }, t('actions.off_air')) : null,
+      // No summary sent: the server keeps the one the leader typed.
+      client.can('answered') ? h('button', { type: 'button', class: 'button button-small button-primary', disabled: busy, 'data-testid': 'onair-panel-answered', onclick: () => act('answered', q) }, t('actions.answered')) : null));
+}
+
+// --- Counts ------------------------------------------------------------------------------
+
+function localCounts() {
+  const byState = {};
+  const byChannel = {};
+  const byChannelState = {};
+  for (const q of client.questions.values()) {
+    byState[q.state] = (byState[q.state] || 0) + 1;
+    byChannel[q.channel] = (byChannel[q.channel] || 0) + 1;
+    byChannelState[q.channel] = byChannelState[q.channel] || {};
+    byChannelState[q.channel][q.state] = (byChannelState[q.channel][q.state] || 0) + 1;
+  }
+  return { by_state: byState, by_channel: byChannel, by_channel_state: byChannelState };
+}
+
+function setFilter(select, value) {
+  select.value = value;
+  render();
+}
+
+function renderCounts() {
+  const counts = client.counts || localCounts();
+  const byState = counts.by_state || {};
+  const byChannel = counts.by_channel || {};
+  const matrix = counts.by_channel_state || {};
+  const total = Object.values(byChannel).reduce((a, b) => a + b, 0);
+  const chips = h('div', { class: 'count-chips' }, STATES.map((s) => h('button', {
+    type: 'button', class: `count-chip state-${s}`, 'data-testid': `count-state-${s}`, 'data-count': String(byState[s] || 0),
+    onclick: () => setFilter(els.filterState, s),
+  }, h('span', { class: 'count-label' }, label('states', s)), h('strong', { class: 'count-value' }, String(byState[s] || 0)))));
+  const sum = (row, states) => states.reduce((acc, s) => acc + ((row || {})[s] || 0), 0);
+  const table = h('table', { class: 'counts-table' },
+    h('thead', null, h('tr', null,
+      h('th', { scope: 'col' }, t('channel')),
+      h('th', { scope: 'col' }, t('total')),
+      COUNT_COLUMNS.map(([key]) => h('th', { scope: 'col' }, t(key))))),
+    h('tbody', null, CHANNELS.map((c) => h('tr', { 'data-testid': `count-channel-${c}`, 'data-count': String(byChannel[c] || 0) },
+      h('th', { scope: 'row' }, h('button', { type: 'button', class: 'link-button', onclick: () => setFilter(els.filterChannel, c) }, label('channels', c))),
+      h('td', null, String(byChannel[c] || 0)),
+      COUNT_COLUMNS.map(([, states]) => h('td', null, String(sum(matrix[c], states))))))),
+    h('tfoot', null, h('tr', null,
+      h('th', { scope: 'row' }, t('total')),
+      h('td', { 'data-testid': 'count-total' }, String(total)),
+      COUNT_COLUMNS.map(([, states]) => h('td', null, String(sum(byState, states)))))));
+  els.counts.querySelector('[data-role="body"]').replaceChildren(chips, table);
+}
+
+// --- Session status and permissions ------------------------------------------------------
+
+function renderPermissions() {
+  const canModerate = MODERATION.some((a) => client.can(a));
+  els.readOnly.hidden = !client.hello || canModerate;
+  els.statusActions.hidden = !client.can('set_status');
+  renderStatusButtons();
+}
+
+function renderStatusButtons() {
+  const current = client.session ? client.session.status : document.body.dataset.sessionStatus;
+  for (const button of els.statusActions.querySelectorAll('[data-status]')) {
+    button.disabled = button.dataset.status === current;
+    button.setAttribute('aria-pressed', button.dataset.status === current ? 'true' : 'false');
+  }
+}
+
+for (const button of els.statusActions.querySelectorAll('[data-status]')) {
+  button.addEventListener('click', async () => {
+    const status = button.dataset.status;
+    if (status === 'ended' && !(await confirmDialog(t('confirm_end')))) return;
+    button.disabled = true;
+    try {
+      await client.command('set_status', { status });
+      toast(t('done', { action: label('statuses', status) }), 'success');
+    } catch {
+      // Shown as a toast already.
+    } finally {
+      renderStatusButtons();
+    }
+  });
+}
+
+// --- Dialogs -----------------------------------------------------------------------------
+
+function dialogParts(dialog) {
+  return {
+    form: dialog.querySelector('[data-role="form"]'),
+    error: dialog.querySelector('[data-role="error"]'),
+    quote: dialog.querySelector('[data-role="quote"]'),
+    qid: dialog.querySelector('[data-role="qid"]'),
+    submit: dialog.querySelector('[type="submit"]'),
+  };
+}
+
+for (const dialog of [els.rejectDialog, els.deferDialog, els.confirmDialog]) {
+  dialog.querySelector('[data-role="cancel"]').addEventListener('click', () => dialog.close('cancel'));
+  dialog.addEventListener('close', () => {
+    // Give the keyboard back to the queue.
+    const el = itemCache.get(ui.selected)?.el;
+    if (el && el.isConnected) el.focus({ preventScroll: true });
+  });
+}
+
+function showDialogError(dialog, message) {
+  const { error } = dialogParts(dialog);
+  if (!error) return;
+  error.hidden = !message;
+  setText(error, message || '');
+}
+
+let dialogQuestion = null;
+
+function openQuestionDialog(dialog, q) {
+  dialogQuestion = q;
+  const parts = dialogParts(dialog);
+  parts.form.reset();
+  parts.submit.disabled = false;
+  showDialogError(dialog, '');
+  setText(parts.qid, `#${q.id}`);
+  setText(parts.quote, q.text.length > 200 ? `${q.text.slice(0, 200)}…` : q.text);
+  dialog.showModal();
+}
+
+function openReject(q) {
+  openQuestionDialog(els.rejectDialog, q);
+  els.rejectDialog.querySelector('input[name="reason"]')?.focus();
+}
+
+function openDefer(q) {
+  if (!client.can('defer')) return;
+  openQuestionDialog(els.deferDialog, q);
+  els.deferDialog.querySelector('textarea').focus();
+}
+
+els.rejectDialog.addEventListener('keydown', (event) => {
+  if (event.isComposing) return;
+  const inNote = event.target.tagName === 'TEXTAREA';
+  if (!inNote && /^[1-8]$/.test(event.key)) {
+    const radio = els.rejectDialog.querySelectorAll('input[name="reason"]')[Number(event.key) - 1];
+    if (radio) {
+      radio.checked = true;
+      radio.focus();
+      event.preventDefault();
+    }
+  } else if (event.key === 'Enter' && !event.shiftKey) {
+    if (event.target.tagName === 'BUTTON') return;
+    event.preventDefault();
+    dialogParts(els.rejectDialog).form.requestSubmit();
+  }
+});
+
+els.deferDialog.addEventListener('keydown', (event) => {
+  if (event.key === 'Enter' && !event.shiftKey && !event.isComposing && event.target.tagName === 'TEXTAREA') {
+    event.preventDefault();
+    dialogParts(els.deferDialog).form.requestSubmit();
+  }
+});
+
+dialogParts(els.rejectDialog).form.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const reason = form.elements.reason.value;
+  const note = form.elements.note.value.trim();
+  if (!reason) return showDialogError(els.rejectDialog, t('choose_reason'));
+  if (reason === 'other' && !note) {
+    form.elements.note.focus();
+    return showDialogError(els.rejectDialog, t('note_required'));
+  }
+  const q = dialogQuestion;
+  const submit = dialogParts(els.rejectDialog).submit;
+  submit.disabled = true;
+  try {
+    await client.command('reject', { question: q.id, reason, note });
+    els.rejectDialog.close('done');
+  } catch (err) {
+    showDialogError(els.rejectDialog, err.message);
+    submit.disabled = false;
+  }
+  return undefined;
+});
+
+dialogParts(els.deferDialog).form.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const note = event.currentTarget.elements.note.value.trim();
+  const q = dialogQuestion;
+  const submit = dialogParts(els.deferDialog).submit;
+  submit.disabled = true;
+  try {
+    await client.command('defer', { question: q.id, note });
+    els.deferDialog.close('done');
+  } catch (err) {
+    showDialogError(els.deferDialog, err.message);
+    submit.disabled = false;
+  }
+});
+
+function confirmDialog(message) {
+  const dialog = els.confirmDialog;
+  setText(dialog.querySelector('[data-role="message"]'), message);
+  return new Promise((resolve) => {
+    const form = dialog.querySelector('[data-role="form"]');
+    const onSubmit = (event) => {
+      event.preventDefault();
+      dialog.close('ok');
+    };
+    form.addEventListener('submit', onSubmit);
+    dialog.addEventListener('close', () => {
+      form.removeEventListener('submit', onSubmit);
+      resolve(dialog.returnValue === 'ok');
+    }, { once: true });
+    dialog.returnValue = '';
+    dialog.showModal();
+    dialog.querySelector('[data-role="cancel"]').focus();
+  });
+}
+
+// --- Keyboard shortcuts ------------------------------------------------------------------
+
+function isTyping(target) {
+  if (!target || !(target instanceof Element)) return false;
+  if (target.isContentEditable) return true;
+  if (target.tagName === 'TEXTAREA' || target.tagName === 'SELECT') return true;
+  if (target.tagName === 'INPUT') {
+    return !['checkbox', 'radio', 'button', 'submit', 'reset'].includes(target.type);
+  }
+  return false;
+}
+
+document.addEventListener('keydown', (event) => {
+  if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
+  if (isTyping(event.target) || document.querySelector('dialog[open]')) return;
+  const q = ui.selected !== null ? client.questions.get(ui.selected) : null;
+  let handled = true;
+  switch (event.key) {
+    case 'j': moveSelection(1); break;
+    case 'k': moveSelection(-1); break;
+    case 'J': if (q && q.state === 'queued') moveInOrder(q.id, 1); break;
+    case 'K': if (q && q.state === 'queued') moveInOrder(q.id, -1); break;
+    case 'a': run('approve', q); break;
+    case 'r': run('reject', q); break;
+    case 'q': run('queue', q); break;
+    case 'o': run(q && q.state === 'on_air' ? 'off_air' : 'on_air', q); break;
+    case 'd': run('defer', q); break;
+    default: handled = false;
+  }
+  if (handled) event.preventDefault();
+});
+
+for (const control of [els.filterChannel, els.filterState]) control.addEventListener('change', () => render());
+els.filterText.addEventListener('input', () => render());
+
+// --- Render ------------------------------------------------------------------------------
+
+function renderAll() {
+  renderQueue();
+  renderOrder();
+  renderOnAir();
+  renderCounts();
+}
+
+const render = rafThrottle(renderAll);
+render.now = renderAll;
+
+const client = startConsole((kind) => {
+  if (kind === 'hello') {
+    ui.version += 1;
+    renderPermissions();
+  }
+  if (kind === 'snapshot') ui.ready = true;
+  if (kind === 'snapshot' || kind === 'session') {
+    ui.version += 1; // the buttons offered depend on the session status
+    renderStatusButtons();
+  }
+  render();
+});
+
+render();
+
+// For debugging from the browser's developer tools.
+window.hubConsole = { client };

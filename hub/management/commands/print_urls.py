@@ -1,0 +1,43 @@
+"""Print where the product runs and how to log in (used by ``make run``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+
+from hub.management.commands.load_demo import ACCOUNTS
+
+
+class Command(BaseCommand):
+    help = "Print the URLs and demo logins."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--port", type=int, default=8000)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        base = f"http://127.0.0.1:{options['port']}"
+        lines = [
+            "",
+            "政民互动直播平台 · Government live interaction hub",
+            f"  Viewer page      {base}/s/demo/",
+            f"  Host console     {base}/s/demo/console/",
+            f"  Leader screen    {base}/s/demo/leader/",
+            f"  Screener page    {base}/s/demo/screener/",
+            f"  All sessions     {base}/",
+            f"  Admin            {base}/admin/",
+            f"  API docs         {base}/api/docs  (OpenAPI: {base}/api/openapi.json)",
+            f"  Viewer stream    ws://127.0.0.1:{options['port']}/ws/sessions/demo/live",
+            "",
+            f"  Logins (password from HUB_DEMO_PASSWORD, now: {settings.HUB_DEMO_PASSWORD}):",
+        ]
+        lines += [f"    {name:<9} {role}" for name, (role, _) in ACCOUNTS.items()]
+        lines += [
+            "",
+            "  Database: " + settings.DATABASES["default"]["NAME"].__str__(),
+            "  Fan-out and channel layer: "
+            + ("Redis " + str(settings.REDIS_URL) if settings.REDIS_URL else "in-process"),
+            "",
+        ]
+        self.stdout.write("\n".join(lines))

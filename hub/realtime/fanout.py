@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -172,7 +173,15 @@ class SessionFanout:
 
     def _schedule_gap_fill(self) -> None:
         if self._gap_task is None or self._gap_task.done():
-            self._gap_task = asyncio.get_running_loop().create_task(self._fill_gap())
+            self._gap_task = asyncio.get_running_loop().create_task(self._fill_gap_logged())
+
+    async def _fill_gap_logged(self) -> None:
+        try:
+            await self._fill_gap()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("filling a gap in session %s failed", self.session_id)
 
     async def _fill_gap(self, upto: int | None = None) -> None:
         """Load missing events from the log (they are committed before being published)."""
@@ -307,7 +316,12 @@ class LocalHub:
         if running is loop:
             self._deliver(session_id, seq, frame)
         else:
-            loop.call_soon_threadsafe(self._deliver, session_id, seq, frame)
+            # A fresh context: the caller's (a sync_to_async worker thread) marks asgiref's
+            # single-thread executor as busy, and tasks started by the delivery (gap fill)
+            # would inherit that mark and refuse to touch the database.
+            loop.call_soon_threadsafe(
+                self._deliver, session_id, seq, frame, context=contextvars.Context()
+            )
 
     def _deliver(self, session_id: int, seq: int, frame: str) -> None:
         fanout = self.sessions.get(session_id)

@@ -9,17 +9,18 @@ status code of the error class: 400 malformed, 401 signature or login, 403 role,
 from __future__ import annotations
 
 import json
+import math
 import time
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import authenticate, login, logout
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from ninja import Field, NinjaAPI, Schema
-from ninja.errors import Throttled, ValidationError
+from ninja.errors import HttpError, Throttled, ValidationError
 from ninja.throttling import SimpleRateThrottle
 
 from hub import protocol
@@ -63,9 +64,31 @@ def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespons
     )
 
 
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return error_response(request, 404, "not_found", _("Not found"))
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    """Ninja's own refusals; the one that reaches us in practice is an unparseable body."""
+    if exc.status_code == 400:
+        return error_response(request, 400, "bad_json", _("The request body must be JSON"))
+    return error_response(request, exc.status_code, "http_error", str(exc))
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    return error_response(
+        request, 413, "too_large",
+        _("The body is larger than %(n)s bytes") % {"n": settings.DATA_UPLOAD_MAX_MEMORY_SIZE},
+    )
+
+
 @api.exception_handler(Throttled)
 def _throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
-    wait = max(1, int(exc.wait or 1))
+    # Round up: waiting the advertised number of seconds must be enough.
+    wait = max(1, math.ceil(exc.wait or 1))
     response = error_response(
         request, 429, "rate_limited",
         _("Too many requests; please wait %(s)s seconds and try again") % {"s": wait},
@@ -240,7 +263,9 @@ def ask_question(request: HttpRequest, slug: str, body: QuestionIn) -> Any:
             session_id=session.pk,
             channel=Channel.WEB,
             text=body.text,
-            source_id=f"{browser_id}:{key}" if key else None,
+            # The key is scoped to session and browser: reusing it elsewhere never returns
+            # somebody else's (or another session's) question.
+            source_id=f"{session.pk}:{browser_id}:{key}" if key else None,
             asker_name=body.nickname,
             asker_ref=f"bid:{browser_id}",
             contact=body.contact,

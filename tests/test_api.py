@@ -8,6 +8,7 @@ error class (see :mod:`hub.api`). Frames published during a test are captured by
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -130,6 +131,19 @@ def test_public_list_shows_only_approved_public_questions(client, live_session, 
     assert pending.pk not in {i["id"] for i in body["items"]}
 
 
+def test_public_list_keeps_published_questions_after_the_session_ends(
+    client, live_session, host, ask
+):
+    published_one, pending = ask("这个问题公开了吗？"), ask("这个问题一直没审核吗？")
+    publish(host, live_session, published_one)
+    do_end_session(host, live_session.pk)
+
+    items = client.get(ask_url()).json()["items"]
+
+    assert [(i["id"], i["state"]) for i in items] == [(published_one.pk, "unanswered")]
+    assert pending.pk not in {i["id"] for i in items}
+
+
 def test_public_list_of_another_session_is_separate(client, make_session, host, ask):
     other = make_session("live", slug="other")
     make_session("live", slug="mine")
@@ -164,7 +178,9 @@ def test_contact_phone_never_reaches_viewers_and_is_masked_for_staff(
         assert "138-1234-5678" not in public_text
         assert "138****5678" not in public_text
         assert '"contact"' not in public_text
-    staff = [f["data"] for f in frames.console if f["type"] == "question" and f["data"]["id"] == qid]
+    staff = [
+        f["data"] for f in frames.console if f["type"] == "question" and f["data"]["id"] == qid
+    ]
     assert staff, frames.console
     assert {f["contact"] for f in staff} == {"138****5678"}
     assert PHONE not in json.dumps(frames.console)
@@ -370,6 +386,25 @@ def test_third_ask_from_one_browser_is_rate_limited_and_nothing_accepted_is_lost
 
     other_browser = web_ask(Client(), text="另一位市民的问题：公园什么时候开放？")
     assert other_browser.status_code == 201, other_browser.content
+    assert Question.objects.count() == 3
+
+
+def test_waiting_retry_after_seconds_is_enough_to_ask_again(
+    client, live_session, settings, time_machine
+):
+    settings.HUB_WEB_RATE_PER_BROWSER = "2/m"
+    time_machine.move_to(datetime(2026, 11, 22, 6, 0, tzinfo=UTC), tick=False)
+    assert web_ask(client).status_code == 201
+    assert web_ask(client).status_code == 201
+    time_machine.shift(0.5)
+
+    refused = web_ask(client)
+    assert refused.status_code == 429
+    time_machine.shift(int(refused["Retry-After"]))
+
+    retried = web_ask(client)
+
+    assert retried.status_code == 201, (refused["Retry-After"], retried.content)
     assert Question.objects.count() == 3
 
 

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from hub.errors import DomainError, IntakeRejected
-from hub.intake.pipeline import IntakeItem, do_intake_question
+from hub.intake.pipeline import IntakeItem, do_intake_question, normalise_text
 from hub.models import Channel, LiveSession, SessionStatus
 
 _HASHTAG = re.compile(r"#([^#\s]{1,60})#")
@@ -63,7 +63,7 @@ def _sessions_by_hashtag() -> dict[str, int]:
     rows = LiveSession.objects.exclude(microblog_hashtag="").filter(
         status__in=[SessionStatus.COLLECTING, SessionStatus.LIVE]
     ).values_list("microblog_hashtag", "pk")
-    return {tag.strip("#"): pk for tag, pk in rows}
+    return {normalise_text(tag.strip("#＃")): pk for tag, pk in rows}
 
 
 def _items(payload: Any, key: str) -> list[Any]:
@@ -106,9 +106,9 @@ def intake_microblog(payload: Any) -> BatchOutcome:
             user = entry.get("user") if isinstance(entry.get("user"), dict) else {}
             target = session_id
             if target is None and isinstance(text, str):
-                target = next(
-                    (hashtags[tag] for tag in _HASHTAG.findall(text) if tag in hashtags), None
-                )
+                # Match on normalised text: ＃市長熱線＃ finds the session tagged 市长热线.
+                tags = _HASHTAG.findall(normalise_text(text[:5000]))
+                target = next((hashtags[tag] for tag in tags if tag in hashtags), None)
             if target is None:
                 outcome.run(source_id, None, IntakeRejected(
                     _("No session named: add \"session\" or a session's #hashtag#"),

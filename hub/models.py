@@ -275,3 +275,13 @@ class SessionEvent(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["session", "seq"], name="event_unique_seq")
         ]
+
+
+class IntakeCursor(models.Model):
+    """Where a polling channel adapter got to (e.g. the newest microblog id seen), so a
+    restarted worker neither misses nor re-reads items. Re-reading is harmless anyway:
+    intake is idempotent on source ids."""
+
+    name = models.CharField(max_length=60, unique=True)
+    value = models.CharField(max_length=120, blank=True)
+    updated_at = models.DateTimeField()

@@ -8,9 +8,8 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hub.settings")
 
-from django.core.asgi import get_asgi_application  # noqa: E402
-
-from django.conf import settings  # noqa: E402
+from django.conf import settings
+from django.core.asgi import get_asgi_application
 
 django_asgi_app = get_asgi_application()
 if settings.HUB_SERVE_STATIC:

@@ -55,8 +55,16 @@ class QuestionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ["at", "session", "question", "actor_label", "action", "from_state",
-                    "to_state", "reason"]
+    list_display = [
+        "at",
+        "session",
+        "question",
+        "actor_label",
+        "action",
+        "from_state",
+        "to_state",
+        "reason",
+    ]
     list_filter = ["session", "action"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

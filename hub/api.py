@@ -21,7 +21,7 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from ninja import Field, NinjaAPI, Schema
 from ninja.errors import HttpError, Throttled, ValidationError
-from ninja.throttling import SimpleRateThrottle
+from ninja.throttling import BaseThrottle, SimpleRateThrottle
 
 from hub import protocol
 from hub.actions.supports import do_support_question
@@ -45,6 +45,7 @@ api = NinjaAPI(
 
 # --- errors ---------------------------------------------------------------------------
 
+
 def error_response(
     request: HttpRequest, status: int, code: str, message: str, **extra: Any
 ) -> HttpResponse:
@@ -59,7 +60,10 @@ def _domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
 @api.exception_handler(ValidationError)
 def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     return error_response(
-        request, 422, "invalid", _("The request body does not match the schema"),
+        request,
+        422,
+        "invalid",
+        _("The request body does not match the schema"),
         detail=json.loads(json.dumps(exc.errors, default=str)),
     )
 
@@ -80,7 +84,9 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 @api.exception_handler(RequestDataTooBig)
 def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
     return error_response(
-        request, 413, "too_large",
+        request,
+        413,
+        "too_large",
         _("The body is larger than %(n)s bytes") % {"n": settings.DATA_UPLOAD_MAX_MEMORY_SIZE},
     )
 
@@ -90,7 +96,9 @@ def _throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
     # Round up: waiting the advertised number of seconds must be enough.
     wait = max(1, math.ceil(exc.wait or 1))
     response = error_response(
-        request, 429, "rate_limited",
+        request,
+        429,
+        "rate_limited",
         _("Too many requests; please wait %(s)s seconds and try again") % {"s": wait},
         retry_after=wait,
     )
@@ -99,6 +107,7 @@ def _throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
 
 
 # --- throttles ------------------------------------------------------------------------
+
 
 class _SettingsRateThrottle(SimpleRateThrottle):
     """A throttle whose rate is read from a setting on every request, so that changing
@@ -132,15 +141,19 @@ class IpThrottle(_SettingsRateThrottle):
         return f"throttle:{self.scope}:ip:{self.get_ident(request)}"
 
 
-ASK_THROTTLES = [
+ASK_THROTTLES: list[BaseThrottle] = [
     BrowserThrottle("ask", "HUB_WEB_RATE_PER_BROWSER"),
     IpThrottle("ask", "HUB_WEB_RATE_PER_IP"),
 ]
-SUPPORT_THROTTLES = [BrowserThrottle("support", rate="60/m"), IpThrottle("support", rate="600/m")]
-LOGIN_THROTTLES = [IpThrottle("login", rate="20/m")]
+SUPPORT_THROTTLES: list[BaseThrottle] = [
+    BrowserThrottle("support", rate="60/m"),
+    IpThrottle("support", rate="600/m"),
+]
+LOGIN_THROTTLES: list[BaseThrottle] = [IpThrottle("login", rate="20/m")]
 
 
 # --- schemas --------------------------------------------------------------------------
+
 
 class ErrorOut(Schema):
     code: str
@@ -196,8 +209,10 @@ class BatchOut(Schema):
 
 # --- auth -----------------------------------------------------------------------------
 
-@api.post("/auth/login", response={200: MeOut, 401: ErrorOut}, throttle=LOGIN_THROTTLES,
-          tags=["auth"])
+
+@api.post(
+    "/auth/login", response={200: MeOut, 401: ErrorOut}, throttle=LOGIN_THROTTLES, tags=["auth"]
+)
 def auth_login(request: HttpRequest, body: LoginIn) -> Any:
     """Log in with username and password; sets the Django session cookie that the console
     WebSocket and the pages use."""
@@ -224,20 +239,21 @@ def auth_me(request: HttpRequest) -> Any:
 
 # --- sessions and questions -----------------------------------------------------------
 
+
 @api.get("/sessions", response=list[protocol.SessionInfo], tags=["sessions"])
 def list_sessions(request: HttpRequest) -> Any:
     return [session_info(s) for s in LiveSession.objects.prefetch_related("departments")]
 
 
-@api.get("/sessions/{slug}", response={200: protocol.SessionInfo, 404: ErrorOut},
-         tags=["sessions"])
+@api.get("/sessions/{slug}", response={200: protocol.SessionInfo, 404: ErrorOut}, tags=["sessions"])
 def get_session(request: HttpRequest, slug: str) -> Any:
     session = get_object_or_404(LiveSession.objects.prefetch_related("departments"), slug=slug)
     return session_info(session)
 
 
-@api.get("/sessions/{slug}/questions", response={200: QuestionList, 404: ErrorOut},
-         tags=["questions"])
+@api.get(
+    "/sessions/{slug}/questions", response={200: QuestionList, 404: ErrorOut}, tags=["questions"]
+)
 def list_public_questions(request: HttpRequest, slug: str) -> Any:
     """The questions viewers may see: published by a host, public, not withdrawn."""
     session = get_object_or_404(LiveSession, slug=slug)
@@ -247,8 +263,13 @@ def list_public_questions(request: HttpRequest, slug: str) -> Any:
 
 @api.post(
     "/sessions/{slug}/questions",
-    response={201: QuestionCreated, 200: QuestionCreated, 404: ErrorOut, 422: ErrorOut,
-              429: ErrorOut},
+    response={
+        201: QuestionCreated,
+        200: QuestionCreated,
+        404: ErrorOut,
+        422: ErrorOut,
+        429: ErrorOut,
+    },
     throttle=ASK_THROTTLES,
     tags=["questions"],
 )
@@ -299,6 +320,7 @@ def support_question(request: HttpRequest, slug: str, question_id: int) -> Any:
 
 # --- signed channel webhooks ----------------------------------------------------------
 
+
 def _signed_json(request: HttpRequest, secret: str) -> Any:
     length = request.headers.get("Content-Length")
     limit = settings.HUB_INTAKE_MAX_BODY_BYTES
@@ -311,13 +333,18 @@ def _signed_json(request: HttpRequest, secret: str) -> Any:
     if len(body) > limit:
         raise _TooLarge(limit)
     verify_signature(
-        secret, body, request.headers.get("X-Hub-Signature-256"),
-        request.headers.get("X-Hub-Timestamp"), time.time(),
+        secret,
+        body,
+        request.headers.get("X-Hub-Signature-256"),
+        request.headers.get("X-Hub-Timestamp"),
+        time.time(),
     )
     try:
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DomainError(_("The body is not valid JSON: %(e)s") % {"e": exc}, code="bad_json")
+        raise DomainError(
+            _("The body is not valid JSON: %(e)s") % {"e": exc}, code="bad_json"
+        ) from None
 
 
 class _TooLarge(DomainError):
@@ -331,23 +358,49 @@ class _TooLarge(DomainError):
 BATCH_RESPONSES = {200: BatchOut, 400: ErrorOut, 401: ErrorOut, 413: ErrorOut}
 
 
-@api.post("/intake/microblog", response=BATCH_RESPONSES, tags=["intake"],
-          openapi_extra={"requestBody": {"content": {"application/json": {"schema": {
-              "type": "object",
-              "description": 'Weibo {"statuses": [...]} or {"comments": [...]}; '
-              'optional "session" slug. Signed: X-Hub-Signature-256, X-Hub-Timestamp.'}}}}})
+@api.post(
+    "/intake/microblog",
+    response=BATCH_RESPONSES,
+    tags=["intake"],
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "description": 'Weibo {"statuses": [...]} or {"comments": [...]}; '
+                        'optional "session" slug. Signed: X-Hub-Signature-256, X-Hub-Timestamp.',
+                    }
+                }
+            }
+        }
+    },
+)
 def microblog_webhook(request: HttpRequest) -> Any:
     """Mentions and comments from the official microblog account."""
     outcome: BatchOutcome = intake_microblog(_signed_json(request, settings.MICROBLOG_SECRET))
     return outcome.as_dict()
 
 
-@api.post("/intake/hotline", response=BATCH_RESPONSES, tags=["intake"],
-          openapi_extra={"requestBody": {"content": {"application/json": {"schema": {
-              "type": "object",
-              "description": '{"session": slug, "orders": [{"order_id", "content", '
-              '"caller_name", "caller_phone", "channel", "private"}]}. Signed like the '
-              "microblog webhook."}}}}})
+@api.post(
+    "/intake/hotline",
+    response=BATCH_RESPONSES,
+    tags=["intake"],
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "description": '{"session": slug, "orders": [{"order_id", "content", '
+                        '"caller_name", "caller_phone", "channel", "private"}]}. Signed like the '
+                        "microblog webhook.",
+                    }
+                }
+            }
+        }
+    },
+)
 def hotline_webhook(request: HttpRequest) -> Any:
     """Work orders from the 12345 hotline system (and radio call-ins it relays)."""
     outcome = intake_hotline(_signed_json(request, settings.HOTLINE_SECRET))

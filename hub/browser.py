@@ -23,10 +23,9 @@ class BrowserIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        browser_id = request.get_signed_cookie(COOKIE, default=None, salt=SALT, max_age=MAX_AGE)
-        is_new = not browser_id
-        if is_new:
-            browser_id = uuid.uuid4().hex
+        signed = request.get_signed_cookie(COOKIE, default=None, salt=SALT, max_age=MAX_AGE)
+        is_new = not signed
+        browser_id: str = signed or uuid.uuid4().hex
         request.browser_id = browser_id  # type: ignore[attr-defined]
         response = self.get_response(request)
         if is_new:

@@ -38,23 +38,34 @@ def _run_command(user: Any, session_id: int, command: Any) -> dict[str, Any]:
     table: dict[str, Callable[[], Any]] = {
         "approve": lambda: moderation.do_approve_question(user, session_id, command.question),
         "reject": lambda: moderation.do_reject_question(
-            user, session_id, command.question, command.reason, command.note),
+            user, session_id, command.question, command.reason, command.note
+        ),
         "queue": lambda: moderation.do_queue_question(user, session_id, command.question),
         "reorder": lambda: moderation.do_reorder_queue(user, session_id, command.order),
         "on_air": lambda: moderation.do_put_on_air(user, session_id, command.question),
         "off_air": lambda: moderation.do_take_off_air(user, session_id, command.question),
         "defer": lambda: moderation.do_defer_question(
-            user, session_id, command.question, command.note),
+            user, session_id, command.question, command.note
+        ),
         "live_answer": lambda: moderation.do_set_live_answer(
-            user, session_id, command.question, command.summary),
+            user, session_id, command.question, command.summary
+        ),
         "answered": lambda: moderation.do_mark_answered(
-            user, session_id, command.question, command.summary),
+            user, session_id, command.question, command.summary
+        ),
         "set_status": lambda: do_set_session_status(user, session_id, command.status),
-        "submit_call": lambda: do_intake_question(IntakeItem(
-            session_id=session_id, channel=command.channel, text=command.text,
-            asker_name=command.name, asker_ref=f"tel:{command.phone}" if command.phone else "",
-            contact=command.phone, private=command.private, submitted_by=user,
-        )),
+        "submit_call": lambda: do_intake_question(
+            IntakeItem(
+                session_id=session_id,
+                channel=command.channel,
+                text=command.text,
+                asker_name=command.name,
+                asker_ref=f"tel:{command.phone}" if command.phone else "",
+                contact=command.phone,
+                private=command.private,
+                submitted_by=user,
+            )
+        ),
     }
     outcome = table[action]()
     if action == "submit_call":
@@ -88,8 +99,12 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         self._counts_dirty = False
         self._counts_task = asyncio.get_running_loop().create_task(self._counts_loop())
         await self.channel_layer.group_add(self.group, self.channel_name)
-        await self._send("hello", protocol.ConsoleHello(
-            user=self.user.get_username(), roles=sorted(roles), permissions=sorted(permissions)))
+        await self._send(
+            "hello",
+            protocol.ConsoleHello(
+                user=self.user.get_username(), roles=sorted(roles), permissions=sorted(permissions)
+            ),
+        )
         snapshot = await database_sync_to_async(console_snapshot)(self.session_id)
         await self._send("snapshot", snapshot)
 
@@ -126,13 +141,15 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
             details = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
             )
-            await self._refuse(command_id, "bad_command",
-                               _("Malformed command: %(d)s") % {"d": details},
-                               action if isinstance(action, str) else None)
+            await self._refuse(
+                command_id,
+                "bad_command",
+                _("Malformed command: %(d)s") % {"d": details},
+                action if isinstance(action, str) else None,
+            )
             return
         try:
-            result = await database_sync_to_async(_run_command)(
-                self.user, self.session_id, command)
+            result = await database_sync_to_async(_run_command)(self.user, self.session_id, command)
         except DomainError as exc:
             await self._refuse(command_id, exc.code, exc.message, command.action)
             return
@@ -157,5 +174,6 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
     async def _refuse(
         self, command_id: Any, code: str, message: str, action: str | None = None
     ) -> None:
-        await self._send("error", protocol.Refusal(
-            id=command_id, action=action, code=code, message=message))
+        await self._send(
+            "error", protocol.Refusal(id=command_id, action=action, code=code, message=message)
+        )

@@ -138,7 +138,9 @@ class RejectionReason(models.TextChoices):
 class Question(models.Model):
     session = models.ForeignKey(LiveSession, on_delete=models.PROTECT, related_name="questions")
     text = models.TextField(_("text"))
-    original_text = models.TextField(_("original text"), help_text=_("As received, before normalisation"))
+    original_text = models.TextField(
+        _("original text"), help_text=_("As received, before normalisation")
+    )
     channel = models.CharField(_("channel"), max_length=12, choices=Channel.choices)
     channel_source_id = models.CharField(
         _("channel source id"), max_length=120, null=True, blank=True
@@ -161,9 +163,7 @@ class Question(models.Model):
     supports = models.PositiveIntegerField(_("supports"), default=0)
     queue_position = models.PositiveIntegerField(null=True, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
-    rejection_reason = models.CharField(
-        max_length=20, choices=RejectionReason.choices, blank=True
-    )
+    rejection_reason = models.CharField(max_length=20, choices=RejectionReason.choices, blank=True)
     rejection_note = models.TextField(blank=True)
     submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -220,6 +220,9 @@ class QuestionSupport(models.Model):
             models.UniqueConstraint(fields=["question", "browser_id"], name="support_once")
         ]
 
+    def __str__(self) -> str:
+        return f"+1 #{self.question_id}"
+
 
 class LiveAnswer(models.Model):
     """What the guest said on air, summarised by the leader or the host."""
@@ -235,6 +238,9 @@ class LiveAnswer(models.Model):
     class Meta:
         verbose_name = _("live answer")
         verbose_name_plural = _("live answers")
+
+    def __str__(self) -> str:
+        return f"answer to #{self.question_id}"
 
 
 class AuditEntry(models.Model):
@@ -260,6 +266,9 @@ class AuditEntry(models.Model):
         verbose_name = _("audit entry")
         verbose_name_plural = _("audit entries")
 
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action}"
+
 
 class SessionEvent(models.Model):
     """The public event log of a session: what viewers saw, in order, replayable by seq."""
@@ -272,9 +281,10 @@ class SessionEvent(models.Model):
 
     class Meta:
         ordering = ["seq"]
-        constraints = [
-            models.UniqueConstraint(fields=["session", "seq"], name="event_unique_seq")
-        ]
+        constraints = [models.UniqueConstraint(fields=["session", "seq"], name="event_unique_seq")]
+
+    def __str__(self) -> str:
+        return f"{self.session_id}#{self.seq} {self.type}"
 
 
 class IntakeCursor(models.Model):
@@ -285,3 +295,6 @@ class IntakeCursor(models.Model):
     name = models.CharField(max_length=60, unique=True)
     value = models.CharField(max_length=120, blank=True)
     updated_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}"

@@ -37,8 +37,11 @@ def session_info(session: LiveSession) -> protocol.SessionInfo:
         scheduled_end=session.scheduled_end,
         started_at=session.started_at,
         ended_at=session.ended_at,
-        guests=[protocol.Guest(name=str(g.get("name", "")), title=str(g.get("title", "")))
-                for g in session.guests or [] if isinstance(g, dict)],
+        guests=[
+            protocol.Guest(name=str(g.get("name", "")), title=str(g.get("title", "")))
+            for g in session.guests or []
+            if isinstance(g, dict)
+        ],
         departments=[d.name for d in session.departments.all()],
     )
 

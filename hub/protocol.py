@@ -12,7 +12,7 @@ are not stored: they carry the seq of the newest stored event at the time they w
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -22,6 +22,7 @@ class _Strict(BaseModel):
 
 
 # --- Shared shapes ---------------------------------------------------------------------
+
 
 class Guest(_Strict):
     name: str
@@ -74,8 +75,15 @@ class StaffQuestion(_Strict):
     contact: str
     visibility: Literal["public", "private"]
     state: Literal[
-        "received", "pending", "approved", "rejected", "queued",
-        "on_air", "answered", "deferred", "unanswered",
+        "received",
+        "pending",
+        "approved",
+        "rejected",
+        "queued",
+        "on_air",
+        "answered",
+        "deferred",
+        "unanswered",
     ]
     supports: int
     received_at: datetime
@@ -96,6 +104,7 @@ class ChannelCounts(_Strict):
 
 
 # --- Viewer events --------------------------------------------------------------------
+
 
 class QuestionRef(_Strict):
     id: int
@@ -195,11 +204,18 @@ class HeartbeatEvent(_Frame):
 
 
 ViewerFrame = Annotated[
-    Union[
-        SessionStateEvent, QuestionPublishedEvent, QuestionWithdrawnEvent, QuestionOnAirEvent,
-        QuestionOffAirEvent, AnswerLiveEvent, QuestionAnsweredEvent, QuestionDeferredEvent,
-        QuestionsUnansweredEvent, SupportsEvent, SnapshotEvent, HeartbeatEvent,
-    ],
+    SessionStateEvent
+    | QuestionPublishedEvent
+    | QuestionWithdrawnEvent
+    | QuestionOnAirEvent
+    | QuestionOffAirEvent
+    | AnswerLiveEvent
+    | QuestionAnsweredEvent
+    | QuestionDeferredEvent
+    | QuestionsUnansweredEvent
+    | SupportsEvent
+    | SnapshotEvent
+    | HeartbeatEvent,
     Field(discriminator="type"),
 ]
 viewer_frame_adapter: TypeAdapter[Any] = TypeAdapter(ViewerFrame)
@@ -207,9 +223,16 @@ viewer_frame_adapter: TypeAdapter[Any] = TypeAdapter(ViewerFrame)
 #: Event types that are stored in the session's log and carry a fresh seq.
 STORED_EVENT_TYPES = frozenset(
     {
-        "session_state", "question_published", "question_withdrawn", "question_on_air",
-        "question_off_air", "answer_live", "question_answered", "question_deferred",
-        "questions_unanswered", "supports",
+        "session_state",
+        "question_published",
+        "question_withdrawn",
+        "question_on_air",
+        "question_off_air",
+        "answer_live",
+        "question_answered",
+        "question_deferred",
+        "questions_unanswered",
+        "supports",
     }
 )
 
@@ -220,6 +243,7 @@ CLOSE_SERVER_RESTART = 1012
 
 
 # --- Console: server → client ----------------------------------------------------------
+
 
 class ConsoleHello(_Strict):
     user: str
@@ -286,10 +310,13 @@ class ConsoleErrorFrame(_ConsoleFrame):
 
 
 ConsoleFrame = Annotated[
-    Union[
-        ConsoleHelloFrame, ConsoleSnapshotFrame, ConsoleQuestionFrame, ConsoleSessionFrame,
-        ConsoleCountsFrame, ConsoleAckFrame, ConsoleErrorFrame,
-    ],
+    ConsoleHelloFrame
+    | ConsoleSnapshotFrame
+    | ConsoleQuestionFrame
+    | ConsoleSessionFrame
+    | ConsoleCountsFrame
+    | ConsoleAckFrame
+    | ConsoleErrorFrame,
     Field(discriminator="type"),
 ]
 console_frame_adapter: TypeAdapter[Any] = TypeAdapter(ConsoleFrame)
@@ -297,7 +324,7 @@ console_frame_adapter: TypeAdapter[Any] = TypeAdapter(ConsoleFrame)
 
 # --- Console: client → server commands -------------------------------------------------
 
-CommandId = Union[str, int, None]
+CommandId = str | int | None
 
 
 class _Command(_Strict):
@@ -313,8 +340,14 @@ class RejectCommand(_Command):
     action: Literal["reject"]
     question: int
     reason: Literal[
-        "duplicate", "off_topic", "abusive", "personal_data", "illegal",
-        "advertising", "unclear", "other",
+        "duplicate",
+        "off_topic",
+        "abusive",
+        "personal_data",
+        "illegal",
+        "advertising",
+        "unclear",
+        "other",
     ]
     note: str = Field(default="", max_length=1000)
 
@@ -372,11 +405,17 @@ class SessionStatusCommand(_Command):
 
 
 ConsoleCommand = Annotated[
-    Union[
-        ApproveCommand, RejectCommand, QueueCommand, ReorderCommand, OnAirCommand,
-        OffAirCommand, DeferCommand, LiveAnswerCommand, AnsweredCommand, SubmitCallCommand,
-        SessionStatusCommand,
-    ],
+    ApproveCommand
+    | RejectCommand
+    | QueueCommand
+    | ReorderCommand
+    | OnAirCommand
+    | OffAirCommand
+    | DeferCommand
+    | LiveAnswerCommand
+    | AnsweredCommand
+    | SubmitCallCommand
+    | SessionStatusCommand,
     Field(discriminator="action"),
 ]
 console_command_adapter: TypeAdapter[Any] = TypeAdapter(ConsoleCommand)

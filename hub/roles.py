@@ -23,8 +23,19 @@ class Role(models.TextChoices):
 #: Console actions each role may take. The observer may take none: it only watches.
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.HOST: frozenset(
-        {"approve", "reject", "queue", "reorder", "on_air", "off_air", "defer",
-         "live_answer", "answered", "submit_call", "set_status"}
+        {
+            "approve",
+            "reject",
+            "queue",
+            "reorder",
+            "on_air",
+            "off_air",
+            "defer",
+            "live_answer",
+            "answered",
+            "submit_call",
+            "set_status",
+        }
     ),
     Role.LEADER: frozenset({"live_answer", "answered"}),
     Role.SCREENER: frozenset({"submit_call"}),

@@ -11,7 +11,7 @@ from hub.consumers import ConsoleConsumer
 from hub.realtime.viewer import viewer_stream
 
 websocket_urlpatterns = [
-    path("ws/sessions/<slug:slug>/live", viewer_stream),
+    path("ws/sessions/<slug:slug>/live", viewer_stream),  # type: ignore[arg-type]
     path(
         "ws/sessions/<slug:slug>/console",
         AllowedHostsOriginValidator(AuthMiddlewareStack(ConsoleConsumer.as_asgi())),

@@ -69,8 +69,17 @@ def main(argv: list[str] | None = None) -> None:
 
     sys.stdout.flush()
     HubCLI().run(
-        ["-b", args.host, "-p", str(args.port), "-v", str(args.verbosity),
-         *(["--proxy-headers"] if settings.HUB_PROXY_HEADERS else []), *rest, settings.ASGI_APPLICATION.replace(".application", ":application")]
+        [
+            "-b",
+            args.host,
+            "-p",
+            str(args.port),
+            "-v",
+            str(args.verbosity),
+            *(["--proxy-headers"] if settings.HUB_PROXY_HEADERS else []),
+            *rest,
+            settings.ASGI_APPLICATION.replace(".application", ":application"),
+        ]
     )
 
 

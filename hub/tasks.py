@@ -39,7 +39,9 @@ def do_advance_cursor(name: str, value: str) -> None:
 
 
 def _fetch(url: str) -> Any:
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"HUB_MICROBLOG_API_URL must be http(s): {url!r}")
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
     with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
         return json.loads(response.read(settings.HUB_INTAKE_MAX_BODY_BYTES + 1))
 

@@ -63,20 +63,35 @@ def _guard_session_open(session: LiveSession) -> None:
 
 
 def _transition(
-    question: Question, to_state: str, actor: Any, action: str, now: datetime,
-    *, reason: str = "", note: str = "", fields: tuple[str, ...] = (),
+    question: Question,
+    to_state: str,
+    actor: Any,
+    action: str,
+    now: datetime,
+    *,
+    reason: str = "",
+    note: str = "",
+    fields: tuple[str, ...] = (),
 ) -> str:
     from_state = question.state
     question.state = to_state
     question.save(update_fields=["state", *fields])
     write_audit(
-        session_id=question.session_id, question=question, actor=actor, action=action,
-        now=now, from_state=from_state, to_state=to_state, reason=reason, note=note,
+        session_id=question.session_id,
+        question=question,
+        actor=actor,
+        action=action,
+        now=now,
+        from_state=from_state,
+        to_state=to_state,
+        reason=reason,
+        note=note,
     )
     return from_state
 
 
 # --- received → pending ---------------------------------------------------------------
+
 
 def do_screen_question(question_id: int, *, now: datetime | None = None) -> Question:
     """The system's first look at an intake: received → pending. (Screening rules hook here.)"""
@@ -96,6 +111,7 @@ def apply_screening(question: Question, now: datetime) -> None:
 
 
 # --- approve --------------------------------------------------------------------------
+
 
 def check_approve_question(actor: Any, session: LiveSession, question: Question) -> None:
     require_permission(actor, "approve")
@@ -125,6 +141,7 @@ def do_approve_question(
 
 # --- reject ---------------------------------------------------------------------------
 
+
 def check_reject_question(
     actor: Any, session: LiveSession, question: Question, reason: str
 ) -> None:
@@ -142,8 +159,13 @@ def check_reject_question(
 
 
 def do_reject_question(
-    actor: Any, session_id: int, question_id: int, reason: str, note: str = "",
-    *, now: datetime | None = None,
+    actor: Any,
+    session_id: int,
+    question_id: int,
+    reason: str,
+    note: str = "",
+    *,
+    now: datetime | None = None,
 ) -> Question:
     """→ rejected, keeping the reason code and note. Never deleted; observers see it.
     A question that was already public is withdrawn from the viewers' list."""
@@ -159,7 +181,13 @@ def do_reject_question(
         question.rejection_note = note
         question.queue_position = None
         _transition(
-            question, S.REJECTED, actor, "reject", now, reason=reason, note=note,
+            question,
+            S.REJECTED,
+            actor,
+            "reject",
+            now,
+            reason=reason,
+            note=note,
             fields=("rejection_reason", "rejection_note", "queue_position"),
         )
         if was_public:
@@ -169,6 +197,7 @@ def do_reject_question(
 
 
 # --- queue and reorder ----------------------------------------------------------------
+
 
 def check_queue_question(actor: Any, session: LiveSession, question: Question) -> None:
     require_permission(actor, "queue")
@@ -210,9 +239,8 @@ def do_reorder_queue(
         session = lock_session(session_id)
         _guard_session_open(session)
         queued = {
-            q.pk: q for q in Question.objects.select_for_update().filter(
-                session=session, state=S.QUEUED
-            )
+            q.pk: q
+            for q in Question.objects.select_for_update().filter(session=session, state=S.QUEUED)
         }
         if len(order) != len(set(order)) or set(order) != set(queued):
             raise DomainError(
@@ -226,13 +254,18 @@ def do_reorder_queue(
                 question.save(update_fields=["queue_position"])
                 publish_staff_question(question, now)
         write_audit(
-            session_id=session_id, question=None, actor=actor, action="reorder", now=now,
+            session_id=session_id,
+            question=None,
+            actor=actor,
+            action="reorder",
+            now=now,
             note=",".join(str(i) for i in order),
         )
     return order
 
 
 # --- on air / off air -----------------------------------------------------------------
+
 
 def check_put_on_air(actor: Any, session: LiveSession, question: Question) -> None:
     require_permission(actor, "on_air")
@@ -303,6 +336,7 @@ def do_take_off_air(
 
 # --- answering ------------------------------------------------------------------------
 
+
 def _clean_summary(summary: str) -> str:
     summary = summary.strip()
     if len(summary) > SUMMARY_MAX_CHARS:
@@ -320,8 +354,12 @@ def check_set_live_answer(actor: Any, question: Question) -> None:
 
 
 def do_set_live_answer(
-    actor: Any, session_id: int, question_id: int, summary: str,
-    *, now: datetime | None = None,
+    actor: Any,
+    session_id: int,
+    question_id: int,
+    summary: str,
+    *,
+    now: datetime | None = None,
 ) -> Question:
     """While a question is on air, publish the summary as it is typed (no state change)."""
     now = now or timezone.now()
@@ -348,8 +386,12 @@ def check_mark_answered(actor: Any, question: Question) -> None:
 
 
 def do_mark_answered(
-    actor: Any, session_id: int, question_id: int, summary: str = "",
-    *, now: datetime | None = None,
+    actor: Any,
+    session_id: int,
+    question_id: int,
+    summary: str = "",
+    *,
+    now: datetime | None = None,
 ) -> Question:
     """on air → answered, with who answered, when, and the short summary."""
     now = now or timezone.now()
@@ -371,6 +413,7 @@ def do_mark_answered(
 
 # --- defer ----------------------------------------------------------------------------
 
+
 def check_defer_question(actor: Any, session: LiveSession, question: Question) -> None:
     require_permission(actor, "defer")
     _guard_session_open(session)
@@ -378,8 +421,12 @@ def check_defer_question(actor: Any, session: LiveSession, question: Question) -
 
 
 def do_defer_question(
-    actor: Any, session_id: int, question_id: int, note: str = "",
-    *, now: datetime | None = None,
+    actor: Any,
+    session_id: int,
+    question_id: int,
+    note: str = "",
+    *,
+    now: datetime | None = None,
 ) -> Question:
     """→ deferred to follow-up after the session (it becomes a tracked task later)."""
     now = now or timezone.now()
@@ -388,7 +435,12 @@ def do_defer_question(
         check_defer_question(actor, session, question)
         question.queue_position = None
         _transition(
-            question, S.DEFERRED, actor, "defer", now, note=note.strip(),
+            question,
+            S.DEFERRED,
+            actor,
+            "defer",
+            now,
+            note=note.strip(),
             fields=("queue_position",),
         )
         if question.is_public:

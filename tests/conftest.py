@@ -33,6 +33,7 @@ ROLE_USERS = {
 
 # --- CI: no skip may pass silently ---------------------------------------------------------
 
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
@@ -40,7 +41,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if reporter:
             reporter.write_line(
                 f"CI=true: {skipped} test(s) were skipped; required services or the browser "
-                "are missing. Failing the run.", red=True,
+                "are missing. Failing the run.",
+                red=True,
             )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -53,6 +55,7 @@ def require_service(what: str) -> None:
 
 
 # --- frames -------------------------------------------------------------------------------
+
 
 class FrameLog:
     def __init__(self) -> None:
@@ -102,6 +105,7 @@ def _clear_cache() -> Iterator[None]:
 
 
 # --- people and sessions -------------------------------------------------------------------
+
 
 @pytest.fixture
 def users(db: Any) -> dict[str, User]:
@@ -167,8 +171,10 @@ def ask(live_session: Any) -> Callable[..., Any]:
 
     def ask_(text: str = "请问老旧小区改造什么时候开始？", session: Any = None, **kw: Any) -> Any:
         item = IntakeItem(
-            session_id=(session or live_session).pk, channel=kw.pop("channel", "web"),
-            text=text, **kw,
+            session_id=(session or live_session).pk,
+            channel=kw.pop("channel", "web"),
+            text=text,
+            **kw,
         )
         return do_intake_question(item).question
 

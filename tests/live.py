@@ -30,14 +30,16 @@ def free_port() -> int:
 
 def server_env(database: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "hub.settings",
-        "HUB_DATABASE_URL": f"sqlite:///{database}",
-        "HUB_DEMO_PASSWORD": DEMO_PASSWORD,
-        "HUB_WEB_RATE_PER_BROWSER": "1000/m",
-        "HUB_WEB_RATE_PER_IP": "10000/m",
-        "HUB_HEARTBEAT_SECONDS": "1",
-    })
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "hub.settings",
+            "HUB_DATABASE_URL": f"sqlite:///{database}",
+            "HUB_DEMO_PASSWORD": DEMO_PASSWORD,
+            "HUB_WEB_RATE_PER_BROWSER": "1000/m",
+            "HUB_WEB_RATE_PER_IP": "10000/m",
+            "HUB_HEARTBEAT_SECONDS": "1",
+        }
+    )
     env.update(extra)
     return env
 
@@ -45,8 +47,13 @@ def server_env(database: Path, **extra: str) -> dict[str, str]:
 def prepare_database(database: Path, **extra: str) -> None:
     env = server_env(database, **extra)
     for command in (["migrate", "--noinput", "-v0"], ["load_demo"]):
-        subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "manage.py", *command],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
 
 
 class HubServer:
@@ -58,7 +65,9 @@ class HubServer:
         self._log = log.open("w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "hub.serve", "--port", str(self.port)],
-            cwd=ROOT, env=server_env(database, **extra), stdout=self._log,
+            cwd=ROOT,
+            env=server_env(database, **extra),
+            stdout=self._log,
             stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30
@@ -91,13 +100,19 @@ class Browserless:
         self.jar = http.cookiejar.CookieJar()
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
 
-    def request(self, method: str, path: str, body: Any = None,
-                headers: dict[str, str] | None = None, raw: bytes | None = None
-                ) -> tuple[int, Any]:
-        data = raw if raw is not None else (
-            json.dumps(body).encode() if body is not None else None)
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+    ) -> tuple[int, Any]:
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         request = urllib.request.Request(
-            self.server.base + path, data=data, method=method,
+            self.server.base + path,
+            data=data,
+            method=method,
             headers={"Content-Type": "application/json", **(headers or {})},
         )
         try:
@@ -107,8 +122,9 @@ class Browserless:
             return error.code, json.loads(error.read() or b"null")
 
     def login(self, username: str) -> None:
-        status, body = self.request("POST", "/api/auth/login",
-                                    {"username": username, "password": DEMO_PASSWORD})
+        status, body = self.request(
+            "POST", "/api/auth/login", {"username": username, "password": DEMO_PASSWORD}
+        )
         assert status == 200, body
 
     def cookie_header(self) -> str:
@@ -117,8 +133,10 @@ class Browserless:
     def console(self, slug: str = "demo", origin: str | None = None) -> Any:
         return websockets.connect(
             f"{self.server.ws}/ws/sessions/{slug}/console",
-            additional_headers={"Cookie": self.cookie_header(),
-                                "Origin": origin or self.server.base},
+            additional_headers={
+                "Cookie": self.cookie_header(),
+                "Origin": origin or self.server.base,
+            },
             open_timeout=10,
         )
 
@@ -128,8 +146,9 @@ def viewer(server: HubServer, slug: str = "demo", since: int | None = None) -> A
     return websockets.connect(f"{server.ws}/ws/sessions/{slug}/live{query}", open_timeout=10)
 
 
-async def next_frame(ws: Any, type_: str | None = None, timeout: float = 5.0,
-                     skip: tuple[str, ...] = ("heartbeat",)) -> dict[str, Any]:
+async def next_frame(
+    ws: Any, type_: str | None = None, timeout: float = 5.0, skip: tuple[str, ...] = ("heartbeat",)
+) -> dict[str, Any]:
     import asyncio
 
     async def read() -> dict[str, Any]:

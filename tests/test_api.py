@@ -25,6 +25,7 @@ PHONE = "13812345678"
 
 # --- helpers ----------------------------------------------------------------------------
 
+
 def ask_url(slug: str = "live") -> str:
     return f"/api/sessions/{slug}/questions"
 
@@ -57,6 +58,7 @@ def publish(host: Any, session: Any, question: Any) -> None:
 
 
 # --- asking from the web ----------------------------------------------------------------
+
 
 def test_web_ask_is_stored_pending_and_tied_to_the_browser(client, live_session):
     response = web_ask(client, nickname="老张")
@@ -105,6 +107,7 @@ def test_web_ask_to_a_collecting_session_is_accepted(client, make_session):
 
 
 # --- the public list ----------------------------------------------------------------------
+
 
 def test_public_list_shows_only_approved_public_questions(client, live_session, host, ask):
     pending = ask("这个问题还在等待审核吗？")
@@ -188,6 +191,7 @@ def test_contact_phone_never_reaches_viewers_and_is_masked_for_staff(
 
 # --- idempotency --------------------------------------------------------------------------
 
+
 def test_idempotency_key_makes_a_retry_return_the_first_question(client, live_session):
     headers = {"Idempotency-Key": "k-123"}
 
@@ -245,8 +249,9 @@ JSON = "application/json"
         pytest.param(json.dumps({"nickname": "老王"}), JSON, id="missing-text"),
         pytest.param(json.dumps({"text": 12345}), JSON, id="text-not-a-string"),
         pytest.param(json.dumps({"text": None}), JSON, id="text-null"),
-        pytest.param(json.dumps({"text": QUESTION, "private": "maybe"}), JSON,
-                     id="private-not-a-boolean"),
+        pytest.param(
+            json.dumps({"text": QUESTION, "private": "maybe"}), JSON, id="private-not-a-boolean"
+        ),
         pytest.param(json.dumps([QUESTION]), JSON, id="body-is-a-list"),
         pytest.param('{"text": "请问', JSON, id="invalid-json"),
         pytest.param("text=" + QUESTION, "application/x-www-form-urlencoded", id="form-encoded"),
@@ -313,8 +318,11 @@ def test_bad_contact_is_refused(client, live_session, contact):
 
 @pytest.mark.parametrize(
     ("contact", "stored"),
-    [("+86 138 1234 5678", PHONE), ("0527-12345678", "052712345678"),
-     ("１３８１２３４５６７８", PHONE)],
+    [
+        ("+86 138 1234 5678", PHONE),
+        ("0527-12345678", "052712345678"),
+        ("１３８１２３４５６７８", PHONE),
+    ],
 )
 def test_contact_is_stored_as_digits(client, live_session, contact, stored):
     response = web_ask(client, contact=contact)
@@ -365,6 +373,7 @@ def test_oversized_ask_body_is_a_413_json_error(client, live_session, settings):
 
 
 # --- rate limits --------------------------------------------------------------------------
+
 
 def test_third_ask_from_one_browser_is_rate_limited_and_nothing_accepted_is_lost(
     client, live_session, settings
@@ -451,6 +460,7 @@ def test_other_addresses_have_their_own_ip_limit(live_session, settings):
 
 # --- support ------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def published(live_session, host, ask) -> Any:
     """Two published questions in the live session."""
@@ -512,9 +522,7 @@ def test_support_on_a_private_or_withdrawn_question_is_refused(
     assert not QuestionSupport.objects.exists()
 
 
-def test_support_on_a_question_of_another_session_is_not_found(
-    client, make_session, published
-):
+def test_support_on_a_question_of_another_session_is_not_found(client, make_session, published):
     make_session("live", slug="elsewhere")
     question, _ = published
 
@@ -565,9 +573,11 @@ def test_repeated_support_does_not_trigger_a_publication(
 
 # --- auth ---------------------------------------------------------------------------------
 
+
 def login(client: Client, username: str, password: str) -> Any:
     return client.post(
-        "/api/auth/login", {"username": username, "password": password},
+        "/api/auth/login",
+        {"username": username, "password": password},
         content_type="application/json",
     )
 
@@ -611,13 +621,13 @@ def test_logout_ends_the_session(client, users):
 
 
 def test_login_with_malformed_body_is_a_coded_error(client, users):
-    response = client.post("/api/auth/login", {"username": "host"},
-                           content_type="application/json")
+    response = client.post("/api/auth/login", {"username": "host"}, content_type="application/json")
 
     assert_error(response, 422)
 
 
 # --- OpenAPI ------------------------------------------------------------------------------
+
 
 def test_openapi_document_lists_the_public_endpoints(client, db):
     response = client.get("/api/openapi.json")

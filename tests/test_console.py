@@ -73,19 +73,27 @@ async def test_observer_sees_rejected_questions_with_reasons_but_can_change_noth
 
     question = await database_sync_to_async(ask)("无关的广告内容", contact="13812345678")
     await database_sync_to_async(do_reject_question)(
-        users["host"], question.session_id, question.pk, "advertising", "推销")
+        users["host"], question.session_id, question.pk, "advertising", "推销"
+    )
     c = await open_console(users["observer"])
     hello, snapshot = await hello_and_snapshot(c)
     assert hello["data"]["roles"] == ["observer"]
     assert hello["data"]["permissions"] == []
     [seen] = snapshot["data"]["questions"]
     assert (seen["state"], seen["rejection_reason"], seen["rejection_note"]) == (
-        "rejected", "advertising", "推销")
+        "rejected",
+        "advertising",
+        "推销",
+    )
     assert seen["contact"] == "138****5678"
     await c.send_json_to({"id": "x1", "action": "approve", "question": question.pk})
     error = await receive(c, "error")
-    assert error["data"] == {"id": "x1", "action": "approve", "code": "forbidden",
-                             "message": error["data"]["message"]}
+    assert error["data"] == {
+        "id": "x1",
+        "action": "approve",
+        "code": "forbidden",
+        "message": error["data"]["message"],
+    }
     await c.disconnect()
 
 
@@ -99,8 +107,11 @@ async def test_host_command_is_acknowledged_and_every_console_hears_the_change(
     await hello_and_snapshot(observer)
     await host.send_json_to({"id": 7, "action": "approve", "question": question.pk})
     ack = await receive(host, "ack")
-    assert ack["data"] == {"id": 7, "action": "approve",
-                           "result": {"question": question.pk, "state": "approved"}}
+    assert ack["data"] == {
+        "id": 7,
+        "action": "approve",
+        "result": {"question": question.pk, "state": "approved"},
+    }
     change = await receive(observer, "question")
     assert (change["data"]["id"], change["data"]["state"]) == (question.pk, "approved")
     counts = await receive(observer, "counts")
@@ -131,8 +142,10 @@ async def test_refused_command_names_its_reason(
         (json.dumps({"id": 1, "action": "explode"}), "bad_command"),
         (json.dumps({"id": 1, "action": "approve"}), "bad_command"),
         (json.dumps({"id": 1, "action": "approve", "question": "x"}), "bad_command"),
-        (json.dumps({"id": 1, "action": "reject", "question": 1, "reason": "boring"}),
-         "bad_command"),
+        (
+            json.dumps({"id": 1, "action": "reject", "question": 1, "reason": "boring"}),
+            "bad_command",
+        ),
         (json.dumps([1, 2, 3]), "bad_command"),
         ("x" * 70000, "bad_command"),
     ],
@@ -156,19 +169,31 @@ async def test_screener_types_a_call_in_that_lands_in_the_queue(
     host = await open_console(users["host"])
     await hello_and_snapshot(screener)
     await hello_and_snapshot(host)
-    await screener.send_json_to({
-        "id": "call-1", "action": "submit_call", "channel": "radio",
-        "text": "广播听众：高铁站出租车排队乱", "name": "刘师傅", "phone": "13705275678"})
+    await screener.send_json_to(
+        {
+            "id": "call-1",
+            "action": "submit_call",
+            "channel": "radio",
+            "text": "广播听众：高铁站出租车排队乱",
+            "name": "刘师傅",
+            "phone": "13705275678",
+        }
+    )
     ack = await receive(screener, "ack")
     question_id = ack["data"]["result"]["question"]
     seen = await receive(host, "question")
     assert seen["data"]["id"] == question_id
-    assert (seen["data"]["channel"], seen["data"]["asker"], seen["data"]["contact"],
-            seen["data"]["submitted_by"]) == ("radio", "刘师傅", "137****5678", "screener")
+    assert (
+        seen["data"]["channel"],
+        seen["data"]["asker"],
+        seen["data"]["contact"],
+        seen["data"]["submitted_by"],
+    ) == ("radio", "刘师傅", "137****5678", "screener")
     await screener.send_json_to({"id": "x", "action": "approve", "question": question_id})
     assert (await receive(screener, "error"))["data"]["code"] == "forbidden"
-    await screener.send_json_to({"id": "bad", "action": "submit_call", "channel": "radio",
-                                 "text": "短", "phone": "nope"})
+    await screener.send_json_to(
+        {"id": "bad", "action": "submit_call", "channel": "radio", "text": "短", "phone": "nope"}
+    )
     assert (await receive(screener, "error"))["data"]["code"] in {"too_short", "bad_contact"}
     await screener.disconnect()
     await host.disconnect()
@@ -186,11 +211,13 @@ async def test_leader_types_the_live_answer_and_marks_it_answered(
     hello, snapshot = await hello_and_snapshot(leader)
     assert hello["data"]["permissions"] == ["answered", "live_answer"]
     assert [q["state"] for q in snapshot["data"]["questions"]] == ["on_air"]
-    await leader.send_json_to({"id": 1, "action": "live_answer", "question": question.pk,
-                               "summary": "新增停车位"})
+    await leader.send_json_to(
+        {"id": 1, "action": "live_answer", "question": question.pk, "summary": "新增停车位"}
+    )
     await receive(leader, "ack")
-    await leader.send_json_to({"id": 2, "action": "answered", "question": question.pk,
-                               "summary": "年内新增停车位两千个"})
+    await leader.send_json_to(
+        {"id": 2, "action": "answered", "question": question.pk, "summary": "年内新增停车位两千个"}
+    )
     ack = await receive(leader, "ack")
     assert ack["data"]["result"]["state"] == "answered"
     await leader.send_json_to({"id": 3, "action": "queue", "question": question.pk})

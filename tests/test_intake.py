@@ -40,7 +40,7 @@ def test_traditional_conversion_can_be_switched_off(settings: Any) -> None:
 
 
 def test_accepted_question_is_stored_normalised_with_its_original(
-    ask: Callable[..., Question]
+    ask: Callable[..., Question],
 ) -> None:
     question = ask("請問ＡＢＣ小區　什麼時候改造？", asker_name="  小王  ")
     assert question.text == "请问ABC小区 什么时候改造？"
@@ -48,13 +48,20 @@ def test_accepted_question_is_stored_normalised_with_its_original(
     assert question.asker_name == "小王"
     assert question.state == "pending"
     assert list(AuditEntry.objects.filter(question=question).values_list("action", flat=True)) == [
-        "intake", "screen"]
+        "intake",
+        "screen",
+    ]
 
 
 @pytest.mark.parametrize(
     ("text", "code"),
-    [("", "too_short"), ("   \u3000 ", "too_short"), ("好", "too_short"),
-     ("长" * 501, "too_long"), ("长" * 100_000, "too_long")],
+    [
+        ("", "too_short"),
+        ("   \u3000 ", "too_short"),
+        ("好", "too_short"),
+        ("长" * 501, "too_long"),
+        ("长" * 100_000, "too_long"),
+    ],
 )
 def test_text_outside_the_limits_is_refused_with_a_clear_code(
     ask: Callable[..., Question], text: str, code: str
@@ -72,8 +79,12 @@ def test_limits_count_characters_after_normalisation(ask: Callable[..., Question
 
 
 def test_same_channel_source_id_is_one_question(live_session: Any, frames: Any) -> None:
-    item = IntakeItem(session_id=live_session.pk, channel="microblog", text="同一条微博的内容",
-                      source_id="status:4242")
+    item = IntakeItem(
+        session_id=live_session.pk,
+        channel="microblog",
+        text="同一条微博的内容",
+        source_id="status:4242",
+    )
     first = do_intake_question(item)
     second = do_intake_question(item)
     assert first.created and not second.created
@@ -84,15 +95,19 @@ def test_same_channel_source_id_is_one_question(live_session: Any, frames: Any) 
 
 def test_same_source_id_on_another_channel_is_another_question(live_session: Any) -> None:
     for channel in ("hotline", "radio"):
-        do_intake_question(IntakeItem(session_id=live_session.pk, channel=channel,
-                                      text="来电反映的问题", source_id="A-1"))
+        do_intake_question(
+            IntakeItem(
+                session_id=live_session.pk, channel=channel, text="来电反映的问题", source_id="A-1"
+            )
+        )
     assert Question.objects.count() == 2
 
 
 @pytest.mark.skipif("sqlite" in connection.vendor, reason="needs row locking (PostgreSQL)")
 def test_concurrent_deliveries_of_one_item_store_it_once(live_session: Any) -> None:
-    item = IntakeItem(session_id=live_session.pk, channel="hotline", text="并发送达的工单",
-                      source_id="12345-race")
+    item = IntakeItem(
+        session_id=live_session.pk, channel="hotline", text="并发送达的工单", source_id="12345-race"
+    )
     results: list[Any] = []
     barrier = threading.Barrier(6)
 
@@ -121,14 +136,21 @@ def test_a_duplicate_is_recognised_even_after_the_session_ended(
 ) -> None:
     from hub.actions.sessions import do_end_session
 
-    item = IntakeItem(session_id=live_session.pk, channel="hotline", text="会后重发的工单",
-                      source_id="late-1")
+    item = IntakeItem(
+        session_id=live_session.pk, channel="hotline", text="会后重发的工单", source_id="late-1"
+    )
     do_intake_question(item)
     do_end_session(host, live_session.pk)
     assert do_intake_question(item).created is False
     with pytest.raises(IntakeRejected) as refused:
-        do_intake_question(IntakeItem(session_id=live_session.pk, channel="hotline",
-                                      text="会后的新工单内容", source_id="late-2"))
+        do_intake_question(
+            IntakeItem(
+                session_id=live_session.pk,
+                channel="hotline",
+                text="会后的新工单内容",
+                source_id="late-2",
+            )
+        )
     assert refused.value.code == "not_accepting"
 
 
@@ -143,17 +165,24 @@ def test_a_session_not_collecting_refuses_questions(
 
 
 def test_collecting_session_takes_questions_before_the_broadcast(
-    make_session: Callable[..., Any]
+    make_session: Callable[..., Any],
 ) -> None:
     session = make_session("collecting")
-    result = do_intake_question(IntakeItem(session_id=session.pk, channel="web", text="会前征集的问题"))
+    result = do_intake_question(
+        IntakeItem(session_id=session.pk, channel="web", text="会前征集的问题")
+    )
     assert result.created and result.question.state == "pending"
 
 
 @pytest.mark.parametrize(
     ("raw", "digits"),
-    [("138 1234 5678", "13812345678"), ("+86 138-1234-5678", "13812345678"),
-     ("１３８１２３４５６７８", "13812345678"), ("0527-88889999", "052788889999"), ("", "")],
+    [
+        ("138 1234 5678", "13812345678"),
+        ("+86 138-1234-5678", "13812345678"),
+        ("１３８１２３４５６７８", "13812345678"),
+        ("0527-88889999", "052788889999"),
+        ("", ""),
+    ],
 )
 def test_contact_phone_numbers_are_cleaned_to_digits(raw: str, digits: str) -> None:
     assert clean_contact(raw) == digits
@@ -168,8 +197,7 @@ def test_a_contact_that_is_no_phone_number_is_refused(raw: str) -> None:
 
 @pytest.mark.parametrize(
     ("contact", "masked"),
-    [("13812345678", "138****5678"), ("052788889999", "052*******99"), ("1234", "****"),
-     ("", "")],
+    [("13812345678", "138****5678"), ("052788889999", "052*******99"), ("1234", "****"), ("", "")],
 )
 def test_contacts_are_masked_outside_staff_views(contact: str, masked: str) -> None:
     assert mask_contact(contact) == masked
@@ -180,21 +208,40 @@ def test_web_name_too_long_is_refused_but_channel_names_are_truncated(
 ) -> None:
     settings.HUB_NAME_MAX_CHARS = 10
     with pytest.raises(IntakeRejected) as refused:
-        do_intake_question(IntakeItem(session_id=live_session.pk, channel="web",
-                                      text="名字太长的提问", asker_name="很" * 11))
+        do_intake_question(
+            IntakeItem(
+                session_id=live_session.pk,
+                channel="web",
+                text="名字太长的提问",
+                asker_name="很" * 11,
+            )
+        )
     assert refused.value.code == "name_too_long"
-    result = do_intake_question(IntakeItem(
-        session_id=live_session.pk, channel="microblog", text="微博昵称很长的提问",
-        asker_name="长" * 30, source_id="status:1", truncate_name=True))
+    result = do_intake_question(
+        IntakeItem(
+            session_id=live_session.pk,
+            channel="microblog",
+            text="微博昵称很长的提问",
+            asker_name="长" * 30,
+            source_id="status:1",
+            truncate_name=True,
+        )
+    )
     assert result.question.asker_name == "长" * 10
 
 
 def test_the_console_hears_of_a_new_question_with_the_contact_masked(
     live_session: Any, frames: Any
 ) -> None:
-    do_intake_question(IntakeItem(session_id=live_session.pk, channel="radio",
-                                  text="广播来电的问题", asker_name="刘师傅",
-                                  contact="13705275678"))
+    do_intake_question(
+        IntakeItem(
+            session_id=live_session.pk,
+            channel="radio",
+            text="广播来电的问题",
+            asker_name="刘师傅",
+            contact="13705275678",
+        )
+    )
     frame = [f for f in frames.console if f["type"] == "question"][-1]
     assert frame["data"]["contact"] == "137****5678"
     assert frame["data"]["state"] == "pending"

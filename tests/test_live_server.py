@@ -46,7 +46,8 @@ async def test_reconnect_with_since_replays_exactly_the_missed_events(server: Hu
     async with host.console() as console:
         for n in range(3):
             status, body = Browserless(server).request(
-                "POST", "/api/sessions/demo/questions", {"text": f"断线期间提出的问题第{n}个"})
+                "POST", "/api/sessions/demo/questions", {"text": f"断线期间提出的问题第{n}个"}
+            )
             assert status == 201, body
             asked.append(body["id"])
             await command(console, id=n, action="approve", question=body["id"])
@@ -55,7 +56,8 @@ async def test_reconnect_with_since_replays_exactly_the_missed_events(server: Hu
             assert [f["seq"] for f in replayed] == [seen + 1, seen + 2, seen + 3]
             assert [f["data"]["id"] for f in replayed] == asked
             status, body = Browserless(server).request(
-                "POST", "/api/sessions/demo/questions", {"text": "重新连接之后的问题"})
+                "POST", "/api/sessions/demo/questions", {"text": "重新连接之后的问题"}
+            )
             await command(console, id="live", action="approve", question=body["id"])
             live = _validate(await next_frame(again))
             assert (live["seq"], live["data"]["id"]) == (seen + 4, body["id"])
@@ -70,8 +72,12 @@ async def test_every_channel_reaches_the_host_and_viewers_see_every_step(
     host.login("host")
     leader.login("leader")
     screener.login("screener")
-    async with host.console() as console, leader.console() as leader_ws, \
-            screener.console() as screener_ws, viewer(server) as audience:
+    async with (
+        host.console() as console,
+        leader.console() as leader_ws,
+        screener.console() as screener_ws,
+        viewer(server) as audience,
+    ):
         await next_frame(console, "snapshot")
         await next_frame(leader_ws, "snapshot")
         await next_frame(screener_ws, "snapshot")
@@ -79,23 +85,49 @@ async def test_every_channel_reaches_the_host_and_viewers_see_every_step(
 
         # 1. the web page
         status, web = Browserless(server).request(
-            "POST", "/api/sessions/demo/questions",
-            {"text": "网页提问：小区电梯加装补贴怎么申请？", "nickname": "网友甲",
-             "contact": "13812345678"})
+            "POST",
+            "/api/sessions/demo/questions",
+            {
+                "text": "网页提问：小区电梯加装补贴怎么申请？",
+                "nickname": "网友甲",
+                "contact": "13812345678",
+            },
+        )
         assert status == 201
         # 2. the microblog webhook, signed
-        body = json.dumps({"session": "demo", "statuses": [{
-            "id": 990001, "text": "微博提问：公交站台没有遮雨棚 #市长热线面对面#",
-            "created_at": "Sun Nov 22 14:30:00 +0800 2026",
-            "user": {"id": 123, "screen_name": "微博网友乙"}}]}).encode()
+        body = json.dumps(
+            {
+                "session": "demo",
+                "statuses": [
+                    {
+                        "id": 990001,
+                        "text": "微博提问：公交站台没有遮雨棚 #市长热线面对面#",
+                        "created_at": "Sun Nov 22 14:30:00 +0800 2026",
+                        "user": {"id": 123, "screen_name": "微博网友乙"},
+                    }
+                ],
+            }
+        ).encode()
         status, blog = Browserless(server).request(
-            "POST", "/api/intake/microblog", raw=body,
-            headers={"X-Hub-Signature-256": sign(DEV_MICROBLOG_SECRET, body),
-                     "X-Hub-Timestamp": str(int(time.time()))})
+            "POST",
+            "/api/intake/microblog",
+            raw=body,
+            headers={
+                "X-Hub-Signature-256": sign(DEV_MICROBLOG_SECRET, body),
+                "X-Hub-Timestamp": str(int(time.time())),
+            },
+        )
         assert status == 200 and len(blog["accepted"]) == 1, blog
         # 3. a radio call-in typed by the screener
-        call = await command(screener_ws, id="call", action="submit_call", channel="radio",
-                             text="广播来电：农贸市场周边停车难", name="听众丙", phone="13705275678")
+        call = await command(
+            screener_ws,
+            id="call",
+            action="submit_call",
+            channel="radio",
+            text="广播来电：农贸市场周边停车难",
+            name="听众丙",
+            phone="13705275678",
+        )
         ids = [web["id"], blog["accepted"][0]["question"], call["question"]]
 
         arrived: dict[int, dict[str, Any]] = {}
@@ -110,14 +142,23 @@ async def test_every_channel_reaches_the_host_and_viewers_see_every_step(
             await command(console, id=f"a{n}", action="approve", question=question_id)
         await command(console, id="q", action="queue", question=ids[1])
         await command(console, id="air", action="on_air", question=ids[1])
-        await command(leader_ws, id="sum", action="live_answer", question=ids[1],
-                      summary="本月内完成站台改造")
-        await command(leader_ws, id="done", action="answered", question=ids[1],
-                      summary="本月内完成二十个站台改造")
+        await command(
+            leader_ws, id="sum", action="live_answer", question=ids[1], summary="本月内完成站台改造"
+        )
+        await command(
+            leader_ws,
+            id="done",
+            action="answered",
+            question=ids[1],
+            summary="本月内完成二十个站台改造",
+        )
 
         seen = [_validate(await next_frame(audience)) for _ in range(6)]
         assert [f["type"] for f in seen] == ["question_published"] * 3 + [
-            "question_on_air", "answer_live", "question_answered"]
+            "question_on_air",
+            "answer_live",
+            "question_answered",
+        ]
         assert [f["data"]["id"] for f in seen[:3]] == ids
         assert seen[-1]["data"]["answer"]["summary"] == "本月内完成二十个站台改造"
         assert "13812345678" not in json.dumps(seen) and "138****" not in json.dumps(seen)
@@ -154,13 +195,17 @@ async def test_redis_fans_out_between_two_server_processes(
         host, observer = Browserless(first), Browserless(second)
         host.login("host")
         observer.login("observer")
-        async with viewer(second) as audience, observer.console() as watching, \
-                host.console() as console:
+        async with (
+            viewer(second) as audience,
+            observer.console() as watching,
+            host.console() as console,
+        ):
             await next_frame(audience, "snapshot")
             await next_frame(watching, "snapshot")
             await next_frame(console, "snapshot")
             status, body = Browserless(first).request(
-                "POST", "/api/sessions/demo/questions", {"text": "跨进程推送的问题内容"})
+                "POST", "/api/sessions/demo/questions", {"text": "跨进程推送的问题内容"}
+            )
             assert status == 201
             await command(console, id=1, action="approve", question=body["id"])
             published = _validate(await next_frame(audience, "question_published"))

@@ -30,7 +30,7 @@ def weibo(settings: Any) -> Iterator[FakeWeibo]:
     state = FakeWeibo()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             url = urlparse(self.path)
             query = parse_qs(url.query)
             state.requests.append((url.path, query))
@@ -63,20 +63,29 @@ def weibo(settings: Any) -> Iterator[FakeWeibo]:
 
 
 def status(n: int, text: str) -> dict[str, Any]:
-    return {"id": n, "idstr": str(n), "text": text, "created_at": "Sun Nov 22 14:30:00 +0800 2026",
-            "user": {"id": 7, "screen_name": "微博用户"}}
+    return {
+        "id": n,
+        "idstr": str(n),
+        "text": text,
+        "created_at": "Sun Nov 22 14:30:00 +0800 2026",
+        "user": {"id": 7, "screen_name": "微博用户"},
+    }
 
 
 def test_poller_takes_new_mentions_once_and_keeps_its_cursor(
     weibo: FakeWeibo, make_session: Callable[..., Any]
 ) -> None:
     session = make_session("live", microblog_hashtag="市长热线")
-    weibo.statuses = [status(101, "#市长热线# 路灯不亮了"), status(102, "#市长热线# 垃圾清运不及时"),
-                      status(103, "没有话题标签的微博内容")]
+    weibo.statuses = [
+        status(101, "#市长热线# 路灯不亮了"),
+        status(102, "#市长热线# 垃圾清运不及时"),
+        status(103, "没有话题标签的微博内容"),
+    ]
     first = poll_microblog()
     assert first == {"accepted": 2, "duplicates": 0, "rejected": 1}
-    assert set(Question.objects.filter(session=session).values_list(
-        "channel_source_id", flat=True)) == {"status:101", "status:102"}
+    assert set(
+        Question.objects.filter(session=session).values_list("channel_source_id", flat=True)
+    ) == {"status:101", "status:102"}
     assert IntakeCursor.objects.get(name="microblog:statuses").value == "103"
     weibo.statuses.append(status(104, "#市长热线# 新的问题来了"))
     second = poll_microblog()

@@ -57,8 +57,11 @@ def test_question_goes_from_intake_to_answered_with_an_audit_row_per_step(
     assert question.live_answer.summary == "下月起调整三条线路"
     assert question.live_answer.answered_by == users["leader"]
     assert question.live_answer.answered_at is not None
-    trail = list(AuditEntry.objects.filter(question=question).values_list(
-        "action", "from_state", "to_state", "actor_label"))
+    trail = list(
+        AuditEntry.objects.filter(question=question).values_list(
+            "action", "from_state", "to_state", "actor_label"
+        )
+    )
     assert trail == [
         ("intake", "", "received", "intake:web"),
         ("screen", "received", "pending", "system"),
@@ -68,7 +71,11 @@ def test_question_goes_from_intake_to_answered_with_an_audit_row_per_step(
         ("answered", "on_air", "answered", "leader"),
     ]
     assert [f["type"] for f in frames.viewer][-4:] == [
-        "question_published", "question_on_air", "answer_live", "question_answered"]
+        "question_published",
+        "question_on_air",
+        "answer_live",
+        "question_answered",
+    ]
     answered = frames.viewer[-1]["data"]
     assert answered["answer"]["summary"] == "下月起调整三条线路"
 
@@ -81,8 +88,11 @@ def test_viewer_event_seqs_strictly_increase_per_session(
         q = ask(session=session)
         m.do_approve_question(host, q.session_id, q.pk)
     by_session: dict[int, list[int]] = {}
-    for frame, event in zip(frames.viewer, __import__("hub.models").models.SessionEvent.objects
-                            .order_by("id"), strict=True):
+    for frame, event in zip(
+        frames.viewer,
+        __import__("hub.models").models.SessionEvent.objects.order_by("id"),
+        strict=True,
+    ):
         assert frame["seq"] == event.seq
         by_session.setdefault(event.session_id, []).append(event.seq)
     for seqs in by_session.values():
@@ -106,7 +116,10 @@ def test_rejected_question_keeps_reason_and_is_never_deleted(
     m.do_reject_question(host, question.session_id, question.pk, "advertising", "推销")
     question.refresh_from_db()
     assert (question.state, question.rejection_reason, question.rejection_note) == (
-        S.REJECTED, "advertising", "推销")
+        S.REJECTED,
+        "advertising",
+        "推销",
+    )
     entry = AuditEntry.objects.get(question=question, action="reject")
     assert (entry.reason, entry.note, entry.from_state) == ("advertising", "推销", "pending")
     assert Question.objects.filter(pk=question.pk).exists()
@@ -200,9 +213,16 @@ def test_every_action_checks_the_actors_role(
 ) -> None:
     host = users["host"]
     actor = users[username] if username else None
-    start = {"approve": S.PENDING, "reject": S.PENDING, "queue": S.APPROVED,
-             "on_air": S.QUEUED, "off_air": S.ON_AIR, "defer": S.PENDING,
-             "live_answer": S.ON_AIR, "answered": S.ON_AIR}[action]
+    start = {
+        "approve": S.PENDING,
+        "reject": S.PENDING,
+        "queue": S.APPROVED,
+        "on_air": S.QUEUED,
+        "off_air": S.ON_AIR,
+        "defer": S.PENDING,
+        "live_answer": S.ON_AIR,
+        "answered": S.ON_AIR,
+    }[action]
     question = _to(start, host, ask())
     sid, qid = question.session_id, question.pk
     call = {
@@ -232,9 +252,7 @@ def test_observer_can_change_nothing_even_as_session_owner(
         m.do_reorder_queue(users["observer"], live_session.pk, [])
 
 
-def test_only_one_question_is_on_air_per_session(
-    host: Any, ask: Callable[..., Question]
-) -> None:
+def test_only_one_question_is_on_air_per_session(host: Any, ask: Callable[..., Question]) -> None:
     first = _to(S.ON_AIR, host, ask("第一个问题内容"))
     second = _to(S.QUEUED, host, ask("第二个问题内容"))
     with pytest.raises(IllegalTransition) as refused:
@@ -282,8 +300,11 @@ def test_host_reorders_the_queue_and_a_stale_order_is_refused(
     a, b, c = (_to(S.QUEUED, host, ask(f"排队问题{i}号")) for i in range(3))
     sid = a.session_id
     m.do_reorder_queue(host, sid, [c.pk, a.pk, b.pk])
-    order = list(Question.objects.filter(state=S.QUEUED).order_by("queue_position")
-                 .values_list("pk", flat=True))
+    order = list(
+        Question.objects.filter(state=S.QUEUED)
+        .order_by("queue_position")
+        .values_list("pk", flat=True)
+    )
     assert order == [c.pk, a.pk, b.pk]
     d = _to(S.QUEUED, host, ask("后来加入的问题"))
     with pytest.raises(DomainError) as stale:

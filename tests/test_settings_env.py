@@ -47,7 +47,10 @@ def test_typed_helpers_refuse_malformed_values(monkeypatch: pytest.MonkeyPatch) 
 def _start(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "hub.settings", **env},
     )
 
@@ -56,20 +59,28 @@ def test_production_refuses_to_start_with_development_secrets() -> None:
     result = _start({"HUB_PRODUCTION": "1", "HUB_ALLOWED_HOSTS": "live.example.gov.cn"})
     assert result.returncode != 0
     assert "HUB_SECRET_KEY must be set" in result.stderr
-    result = _start({
-        "HUB_PRODUCTION": "1", "HUB_ALLOWED_HOSTS": "live.example.gov.cn",
-        "HUB_SECRET_KEY": "s" * 50, "HUB_MICROBLOG_SECRET": "dev-microblog-secret",
-        "HUB_HOTLINE_SECRET": "h" * 32,
-    })
+    result = _start(
+        {
+            "HUB_PRODUCTION": "1",
+            "HUB_ALLOWED_HOSTS": "live.example.gov.cn",
+            "HUB_SECRET_KEY": "s" * 50,
+            "HUB_MICROBLOG_SECRET": "dev-microblog-secret",
+            "HUB_HOTLINE_SECRET": "h" * 32,
+        }
+    )
     assert result.returncode != 0 and "HUB_MICROBLOG_SECRET" in result.stderr
 
 
 def test_production_starts_with_real_secrets() -> None:
-    result = _start({
-        "HUB_PRODUCTION": "1", "HUB_ALLOWED_HOSTS": "live.example.gov.cn",
-        "HUB_SECRET_KEY": "s" * 50, "HUB_MICROBLOG_SECRET": "m" * 32,
-        "HUB_HOTLINE_SECRET": "h" * 32,
-    })
+    result = _start(
+        {
+            "HUB_PRODUCTION": "1",
+            "HUB_ALLOWED_HOSTS": "live.example.gov.cn",
+            "HUB_SECRET_KEY": "s" * 50,
+            "HUB_MICROBLOG_SECRET": "m" * 32,
+            "HUB_HOTLINE_SECRET": "h" * 32,
+        }
+    )
     assert result.returncode == 0, result.stderr
 
 

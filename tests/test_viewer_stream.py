@@ -60,8 +60,11 @@ async def test_first_frame_is_a_snapshot_of_public_questions_only(
     assert snapshot["type"] == "snapshot"
     assert [q["id"] for q in snapshot["data"]["questions"]] == [public.pk]
     assert snapshot["data"]["session"]["slug"] == "live"
-    assert snapshot["seq"] == (await database_sync_to_async(
-        lambda: type(live_session).objects.get(pk=live_session.pk).last_event_seq)())
+    assert snapshot["seq"] == (
+        await database_sync_to_async(
+            lambda: type(live_session).objects.get(pk=live_session.pk).last_event_seq
+        )()
+    )
     assert "13812345678" not in json.dumps(snapshot) and "138****" not in json.dumps(snapshot)
     await c.disconnect()
 
@@ -86,8 +89,9 @@ async def test_reconnecting_with_since_replays_exactly_the_missed_events_once(
     seen = (await frame(first))["seq"]
     await first.disconnect()
     missed = [await approve(f"断线期间的问题{i}") for i in range(3)]
-    await database_sync_to_async(do_reject_question)(host, live_session.pk, missed[0].pk,
-                                                     "duplicate")
+    await database_sync_to_async(do_reject_question)(
+        host, live_session.pk, missed[0].pk, "duplicate"
+    )
     again = await viewer(since=seen)
     replayed = [await frame(again) for _ in range(4)]
     assert [f["seq"] for f in replayed] == [seen + 1, seen + 2, seen + 3, seen + 4]
@@ -130,7 +134,9 @@ async def test_unknown_session_is_closed_with_4404(live_session: Any) -> None:
     c = WebsocketCommunicator(websocket_application, "/ws/sessions/missing/live")
     await c.connect()
     assert (await c.receive_output(timeout=3)) == {
-        "type": "websocket.close", "code": protocol.CLOSE_UNKNOWN_SESSION}
+        "type": "websocket.close",
+        "code": protocol.CLOSE_UNKNOWN_SESSION,
+    }
 
 
 async def test_a_lost_publication_is_filled_from_the_log(
@@ -152,13 +158,17 @@ async def test_a_lost_publication_is_filled_from_the_log(
     kept = await approve("随后正常发布的问题")
     got = [await frame(c), await frame(c)]
     assert dropped == [start + 1]
-    assert [(f["seq"], f["data"]["id"]) for f in got] == [(start + 1, lost.pk),
-                                                          (start + 2, kept.pk)]
+    assert [(f["seq"], f["data"]["id"]) for f in got] == [
+        (start + 1, lost.pk),
+        (start + 2, kept.pk),
+    ]
     await c.disconnect()
 
 
 async def test_heartbeats_carry_the_last_seq_and_catch_a_lost_last_event(
-    approve: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, settings: Any,
+    approve: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Any,
     live_session: Any,
 ) -> None:
     settings.HUB_HEARTBEAT_SECONDS = 0.2

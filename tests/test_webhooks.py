@@ -26,6 +26,7 @@ NOW = datetime(2026, 11, 22, 6, 30, tzinfo=UTC)
 
 # --- helpers ----------------------------------------------------------------------------
 
+
 def encode(payload: Any) -> bytes:
     return json.dumps(payload, ensure_ascii=False).encode()
 
@@ -102,6 +103,7 @@ def order(order_id: str, **fields: Any) -> dict[str, Any]:
 
 # --- microblog: statuses and comments -----------------------------------------------------
 
+
 def test_signed_statuses_become_pending_microblog_questions(client, live_session):
     first, second = status(5012345678901234, name="宿迁小王"), status(5012345678901235)
 
@@ -111,7 +113,8 @@ def test_signed_statuses_become_pending_microblog_questions(client, live_session
     body = response.json()
     assert body["duplicates"] == [] and body["rejected"] == []
     assert [a["source_id"] for a in body["accepted"]] == [
-        "status:5012345678901234", "status:5012345678901235"
+        "status:5012345678901234",
+        "status:5012345678901235",
     ]
     question = Question.objects.get(pk=body["accepted"][0]["question"])
     assert question.session_id == live_session.pk
@@ -149,7 +152,8 @@ def test_comments_are_taken_like_statuses(client, live_session):
 
 def test_status_and_comment_with_the_same_id_are_two_questions(client, live_session):
     response = deliver(
-        client, MICROBLOG,
+        client,
+        MICROBLOG,
         {"session": "live", "statuses": [status(42)], "comments": [comment(42)]},
     )
 
@@ -186,7 +190,8 @@ def test_status_without_session_or_known_hashtag_is_rejected(client, make_sessio
     make_session("live", slug="mayor", microblog_hashtag="市长热线")
 
     response = deliver(
-        client, MICROBLOG,
+        client,
+        MICROBLOG,
         {"statuses": [status(9003, text="没有话题的微博"), status(9004, text="#别的话题# 问题")]},
     )
 
@@ -234,8 +239,13 @@ def test_mixed_batch_keeps_the_good_item_and_names_each_refusal(client, live_ses
     good = Question.objects.get()
     assert refs(body["accepted"]) == [("status:4", good.pk)]
     assert sorted(codes(body["rejected"]), key=str) == sorted(
-        [(None, "missing_id"), ("status:2", "too_short"), ("status:3", "too_long"),
-         (None, "bad_item")], key=str,
+        [
+            (None, "missing_id"),
+            ("status:2", "too_short"),
+            ("status:3", "too_long"),
+            (None, "bad_item"),
+        ],
+        key=str,
     )
     assert all(r["message"] for r in body["rejected"])
     assert len(body["accepted"]) + len(body["duplicates"]) + len(body["rejected"]) == 5
@@ -262,14 +272,19 @@ def test_over_long_screen_name_is_truncated_not_refused(client, live_session, se
 
 # --- console frames and audit -------------------------------------------------------------
 
+
 def test_each_accepted_item_reaches_the_console_and_is_audited(
     client, live_session, frames, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         response = deliver(
-            client, MICROBLOG,
-            {"session": "live", "statuses": [status(71), status(72, text="")],
-             "comments": [comment(73)]},
+            client,
+            MICROBLOG,
+            {
+                "session": "live",
+                "statuses": [status(71), status(72, text="")],
+                "comments": [comment(73)],
+            },
         )
     accepted = [a["question"] for a in response.json()["accepted"]]
     assert len(accepted) == 2
@@ -280,9 +295,7 @@ def test_each_accepted_item_reaches_the_console_and_is_audited(
     assert {f["channel"] for f in staff} == {"microblog"}
     assert frames.viewer == []  # nothing is public before a host approves it
     for qid in accepted:
-        actions = list(
-            AuditEntry.objects.filter(question_id=qid).values_list("action", "to_state")
-        )
+        actions = list(AuditEntry.objects.filter(question_id=qid).values_list("action", "to_state"))
         assert actions == [("intake", "received"), ("screen", "pending")]
 
 
@@ -382,6 +395,7 @@ def test_microblog_secret_is_refused_on_the_hotline_endpoint(client, live_sessio
 
 # --- unusable payloads --------------------------------------------------------------------
 
+
 def test_invalid_json_is_refused_even_when_signed(client, live_session):
     assert_error(deliver(client, MICROBLOG, raw=b'{"statuses": ['), 400, "bad_json")
     assert_error(deliver(client, MICROBLOG, raw=b"\xff\xfe{}"), 400, "bad_json")
@@ -397,8 +411,11 @@ def test_payload_that_is_not_an_object_is_refused(client, live_session, payload)
 
 @pytest.mark.parametrize(
     "payload",
-    [{"session": "live"}, {"session": "live", "statuses": []},
-     {"session": "live", "statuses": [], "comments": []}],
+    [
+        {"session": "live"},
+        {"session": "live", "statuses": []},
+        {"session": "live", "statuses": [], "comments": []},
+    ],
 )
 def test_payload_without_statuses_or_comments_is_refused(client, live_session, payload):
     assert_error(deliver(client, MICROBLOG, payload), 400, "empty")
@@ -412,8 +429,11 @@ def test_statuses_that_are_not_a_list_are_refused(client, live_session):
 
 def test_too_many_items_are_refused_as_a_whole(client, live_session, settings):
     settings.HUB_INTAKE_MAX_ITEMS = 3
-    payload = {"session": "live", "statuses": [status(i) for i in range(1, 3)],
-               "comments": [comment(i) for i in range(1, 3)]}
+    payload = {
+        "session": "live",
+        "statuses": [status(i) for i in range(1, 3)],
+        "comments": [comment(i) for i in range(1, 3)],
+    }
 
     assert_error(deliver(client, MICROBLOG, payload), 400, "too_many_items")
     assert Question.objects.count() == 0
@@ -472,14 +492,22 @@ def test_session_that_is_not_a_slug_is_refused(client, live_session, slug):
 
 # --- hotline ------------------------------------------------------------------------------
 
+
 def test_hotline_orders_are_stored_with_channel_contact_and_visibility(client, live_session):
     payload = {
         "session": "live",
         "orders": [
-            order("12345-0001", caller_name="王女士", caller_phone="138-1234-5678",
-                  channel="hotline"),
-            order("12345-0002", content="电台连线：农民工工资被拖欠怎么办？", caller_name="李先生",
-                  caller_phone="+86 139 0000 1111", channel="radio", private=True),
+            order(
+                "12345-0001", caller_name="王女士", caller_phone="138-1234-5678", channel="hotline"
+            ),
+            order(
+                "12345-0002",
+                content="电台连线：农民工工资被拖欠怎么办？",
+                caller_name="李先生",
+                caller_phone="+86 139 0000 1111",
+                channel="radio",
+                private=True,
+            ),
             order("12345-0003", content="没有说明渠道的工单内容"),
         ],
     }
@@ -492,12 +520,16 @@ def test_hotline_orders_are_stored_with_channel_contact_and_visibility(client, l
     assert [a["source_id"] for a in body["accepted"]] == ["12345-0001", "12345-0002", "12345-0003"]
     hotline, radio, default = (Question.objects.get(pk=a["question"]) for a in body["accepted"])
     assert (hotline.channel, hotline.contact, hotline.visibility) == (
-        Channel.HOTLINE, "13812345678", Visibility.PUBLIC
+        Channel.HOTLINE,
+        "13812345678",
+        Visibility.PUBLIC,
     )
     assert hotline.asker_name == "王女士"
     assert hotline.state == "pending"
     assert (radio.channel, radio.contact, radio.visibility) == (
-        Channel.RADIO, "13900001111", Visibility.PRIVATE
+        Channel.RADIO,
+        "13900001111",
+        Visibility.PRIVATE,
     )
     assert radio.text == "电台连线：农民工工资被拖欠怎么办？"
     assert default.channel == Channel.HOTLINE
@@ -540,19 +572,25 @@ def test_hotline_order_sent_twice_is_a_duplicate(client, live_session):
 
 
 def test_hotline_batch_rejects_bad_orders_and_keeps_good_ones(client, live_session):
-    payload = {"session": "live", "orders": [
-        order("B-1"),
-        {"content": "没有工单号的内容"},
-        order("B-3", caller_phone="not a phone"),
-        order("B-4", content="啊"),
-        "junk",
-    ]}
+    payload = {
+        "session": "live",
+        "orders": [
+            order("B-1"),
+            {"content": "没有工单号的内容"},
+            order("B-3", caller_phone="not a phone"),
+            order("B-4", content="啊"),
+            "junk",
+        ],
+    }
 
     body = deliver(client, HOTLINE, payload).json()
 
     assert [a["source_id"] for a in body["accepted"]] == ["B-1"]
     assert codes(body["rejected"]) == [
-        (None, "missing_id"), ("B-3", "bad_contact"), ("B-4", "too_short"), (None, "bad_item"),
+        (None, "missing_id"),
+        ("B-3", "bad_contact"),
+        ("B-4", "too_short"),
+        (None, "bad_item"),
     ]
     assert Question.objects.count() == 1
 
@@ -561,7 +599,8 @@ def test_hotline_without_session_is_refused(client, live_session):
     assert_error(deliver(client, HOTLINE, {"orders": [order("X-1")]}), 400, "bad_session")
     assert_error(
         deliver(client, HOTLINE, {"session": "nope", "orders": [order("X-1")]}),
-        400, "unknown_session",
+        400,
+        "unknown_session",
     )
     assert Question.objects.count() == 0
 
@@ -582,9 +621,16 @@ def test_hotline_phone_never_reaches_viewers(
     from moderation.actions import do_approve_question
 
     with django_capture_on_commit_callbacks(execute=True):
-        body = deliver(client, HOTLINE, {"session": "live", "orders": [
-            order("P-1", caller_phone="13812345678", caller_name="张先生"),
-        ]}).json()
+        body = deliver(
+            client,
+            HOTLINE,
+            {
+                "session": "live",
+                "orders": [
+                    order("P-1", caller_phone="13812345678", caller_name="张先生"),
+                ],
+            },
+        ).json()
     qid = body["accepted"][0]["question"]
     with django_capture_on_commit_callbacks(execute=True):
         do_approve_question(host, live_session.pk, qid)

@@ -88,8 +88,9 @@ def do_end_session(actor: Any, session_id: int, *, now: datetime | None = None) 
         open_questions = list(
             Question.objects.select_for_update()
             .filter(session=session)
-            .exclude(state__in=[QuestionState.ANSWERED, QuestionState.REJECTED,
-                                QuestionState.UNANSWERED])
+            .exclude(
+                state__in=[QuestionState.ANSWERED, QuestionState.REJECTED, QuestionState.UNANSWERED]
+            )
         )
         public_ids = []
         for question in open_questions:
@@ -99,15 +100,22 @@ def do_end_session(actor: Any, session_id: int, *, now: datetime | None = None) 
             question.queue_position = None
             question.save(update_fields=["state", "queue_position"])
             write_audit(
-                session_id=session.pk, question=question, actor=actor, action="session_end",
-                now=now, from_state=from_state, to_state=QuestionState.UNANSWERED,
+                session_id=session.pk,
+                question=question,
+                actor=actor,
+                action="session_end",
+                now=now,
+                from_state=from_state,
+                to_state=QuestionState.UNANSWERED,
             )
             if was_public:
                 public_ids.append(question.pk)
             publish_staff_question(question, now)
         _publish_session(session, now)
         if public_ids:
-            record_public_event(session, "questions_unanswered", UnansweredData(ids=public_ids), now)
+            record_public_event(
+                session, "questions_unanswered", UnansweredData(ids=public_ids), now
+            )
     return session
 
 
@@ -118,8 +126,13 @@ def _set_status(
     session.status = status
     session.save(update_fields=["status", *fields])
     write_audit(
-        session_id=session.pk, question=None, actor=actor, action="session_status",
-        now=now, from_state=from_status, to_state=status,
+        session_id=session.pk,
+        question=None,
+        actor=actor,
+        action="session_status",
+        now=now,
+        from_state=from_status,
+        to_state=status,
     )
 
 
@@ -145,9 +158,17 @@ def do_publish_session_details(session_id: int, *, now: datetime | None = None) 
 
 
 def do_create_session(
-    actor: Any, *, slug: str, kind: str, title: str, scheduled_start: datetime,
-    scheduled_end: datetime, description: str = "", guests: list[dict[str, str]] | None = None,
-    departments: list[Any] | None = None, microblog_hashtag: str = "",
+    actor: Any,
+    *,
+    slug: str,
+    kind: str,
+    title: str,
+    scheduled_start: datetime,
+    scheduled_end: datetime,
+    description: str = "",
+    guests: list[dict[str, str]] | None = None,
+    departments: list[Any] | None = None,
+    microblog_hashtag: str = "",
     now: datetime | None = None,
 ) -> LiveSession:
     """Announce a new session (status ``announced``)."""
@@ -159,11 +180,22 @@ def do_create_session(
         raise DomainError(_("A session with this slug exists"), code="duplicate_slug")
     with transaction.atomic():
         session = LiveSession.objects.create(
-            slug=slug, kind=kind, title=title, description=description,
-            scheduled_start=scheduled_start, scheduled_end=scheduled_end,
-            guests=guests or [], microblog_hashtag=microblog_hashtag.strip("#"),
+            slug=slug,
+            kind=kind,
+            title=title,
+            description=description,
+            scheduled_start=scheduled_start,
+            scheduled_end=scheduled_end,
+            guests=guests or [],
+            microblog_hashtag=microblog_hashtag.strip("#"),
         )
         session.departments.set(departments or [])
-        write_audit(session_id=session.pk, question=None, actor=actor, action="session_create",
-                    now=now, to_state=session.status)
+        write_audit(
+            session_id=session.pk,
+            question=None,
+            actor=actor,
+            action="session_create",
+            now=now,
+            to_state=session.status,
+        )
     return session

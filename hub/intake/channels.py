@@ -36,7 +36,9 @@ class BatchOutcome:
     def as_dict(self) -> dict[str, Any]:
         return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
 
-    def run(self, source_id: str, item: IntakeItem | None, error: DomainError | None = None) -> None:
+    def run(
+        self, source_id: str, item: IntakeItem | None, error: DomainError | None = None
+    ) -> None:
         if error is None and item is not None:
             try:
                 result = do_intake_question(item)
@@ -60,9 +62,11 @@ def _session_by_slug(slug: Any) -> LiveSession:
 
 
 def _sessions_by_hashtag() -> dict[str, int]:
-    rows = LiveSession.objects.exclude(microblog_hashtag="").filter(
-        status__in=[SessionStatus.COLLECTING, SessionStatus.LIVE]
-    ).values_list("microblog_hashtag", "pk")
+    rows = (
+        LiveSession.objects.exclude(microblog_hashtag="")
+        .filter(status__in=[SessionStatus.COLLECTING, SessionStatus.LIVE])
+        .values_list("microblog_hashtag", "pk")
+    )
     return {normalise_text(tag.strip("#＃")): pk for tag, pk in rows}
 
 
@@ -93,27 +97,38 @@ def intake_microblog(payload: Any) -> BatchOutcome:
     for kind, entries in (("status", statuses), ("comment", comments)):
         for entry in entries:
             if not isinstance(entry, dict):
-                outcome.rejected.append({"source_id": None, "code": "bad_item",
-                                         "message": _("Each item must be an object")})
+                outcome.rejected.append(
+                    {
+                        "source_id": None,
+                        "code": "bad_item",
+                        "message": _("Each item must be an object"),
+                    }
+                )
                 continue
             raw_id = entry.get("idstr") or entry.get("id")
             if raw_id in (None, "") or not isinstance(raw_id, (str, int)):
-                outcome.rejected.append({"source_id": None, "code": "missing_id",
-                                         "message": _("The item has no id")})
+                outcome.rejected.append(
+                    {"source_id": None, "code": "missing_id", "message": _("The item has no id")}
+                )
                 continue
             source_id = f"{kind}:{raw_id}"
             text = entry.get("text")
-            user = entry.get("user") if isinstance(entry.get("user"), dict) else {}
+            raw_user = entry.get("user")
+            user: dict[str, Any] = raw_user if isinstance(raw_user, dict) else {}
             target = session_id
             if target is None and isinstance(text, str):
                 # Match on normalised text: ＃市長熱線＃ finds the session tagged 市长热线.
                 tags = _HASHTAG.findall(normalise_text(text[:5000]))
                 target = next((hashtags[tag] for tag in tags if tag in hashtags), None)
             if target is None:
-                outcome.run(source_id, None, IntakeRejected(
-                    _("No session named: add \"session\" or a session's #hashtag#"),
-                    code="no_session",
-                ))
+                outcome.run(
+                    source_id,
+                    None,
+                    IntakeRejected(
+                        _('No session named: add "session" or a session\'s #hashtag#'),
+                        code="no_session",
+                    ),
+                )
                 continue
             item = IntakeItem(
                 session_id=target,
@@ -146,18 +161,27 @@ def intake_hotline(payload: Any) -> BatchOutcome:
     outcome = BatchOutcome()
     for order in orders:
         if not isinstance(order, dict):
-            outcome.rejected.append({"source_id": None, "code": "bad_item",
-                                     "message": _("Each order must be an object")})
+            outcome.rejected.append(
+                {
+                    "source_id": None,
+                    "code": "bad_item",
+                    "message": _("Each order must be an object"),
+                }
+            )
             continue
         order_id = order.get("order_id")
         if order_id in (None, "") or not isinstance(order_id, (str, int)):
-            outcome.rejected.append({"source_id": None, "code": "missing_id",
-                                     "message": _("The order has no order_id")})
+            outcome.rejected.append(
+                {"source_id": None, "code": "missing_id", "message": _("The order has no order_id")}
+            )
             continue
         channel = order.get("channel") or Channel.HOTLINE
         if channel not in (Channel.HOTLINE, Channel.RADIO):
-            outcome.run(str(order_id), None, IntakeRejected(
-                _('"channel" must be "hotline" or "radio"'), code="bad_channel"))
+            outcome.run(
+                str(order_id),
+                None,
+                IntakeRejected(_('"channel" must be "hotline" or "radio"'), code="bad_channel"),
+            )
             continue
         phone = order.get("caller_phone") or ""
         item = IntakeItem(

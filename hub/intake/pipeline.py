@@ -50,9 +50,7 @@ def normalise_text(text: str, *, to_simplified: bool | None = None) -> str:
     blank lines, trim; optionally convert traditional to simplified characters."""
     text = text.translate(_WIDTH_TABLE)
     text = _INVISIBLE.sub("", text)
-    text = "".join(
-        ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C"
-    )
+    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
     text = text.replace("\r", "")
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
     text = _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
@@ -154,7 +152,9 @@ def do_intake_question(item: IntakeItem, *, now: datetime | None = None) -> Inta
     now = now or timezone.now()
     source_id = (item.source_id or "").strip()[:120] or None
     if source_id is not None:
-        existing = Question.objects.filter(channel=item.channel, channel_source_id=source_id).first()
+        existing = Question.objects.filter(
+            channel=item.channel, channel_source_id=source_id
+        ).first()
         if existing is not None:
             return IntakeResult(existing, created=False)
     text, name, contact = check_intake(item)
@@ -184,9 +184,14 @@ def do_intake_question(item: IntakeItem, *, now: datetime | None = None) -> Inta
                 submitted_by=item.submitted_by,
             )
             write_audit(
-                session_id=item.session_id, question=question, actor=item.submitted_by,
-                action="intake", now=now, to_state=QuestionState.RECEIVED,
-                note=item.channel, system_label=f"intake:{item.channel}",
+                session_id=item.session_id,
+                question=question,
+                actor=item.submitted_by,
+                action="intake",
+                now=now,
+                to_state=QuestionState.RECEIVED,
+                note=item.channel,
+                system_label=f"intake:{item.channel}",
             )
             apply_screening(question, now)
     except IntegrityError:

@@ -43,7 +43,7 @@ def _redis() -> Any:
             if _sync_client is None:
                 import redis
 
-                _sync_client = redis.Redis.from_url(settings.REDIS_URL)
+                _sync_client = redis.Redis.from_url(str(settings.REDIS_URL))
     return _sync_client
 
 

@@ -37,13 +37,13 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 class ViewerConnection:
     """One viewer socket: a bounded queue of encoded frames drained by one writer task."""
 
-    __slots__ = ("_send", "_queue", "_wake", "_writer", "_limit", "closed", "close_code", "held")
+    __slots__ = ("_limit", "_queue", "_send", "_wake", "_writer", "close_code", "closed", "held")
 
     def __init__(self, send: Send, limit: int) -> None:
         self._send = send
         self._queue: deque[str] = deque()
         self._wake = asyncio.Event()
-        self._writer: asyncio.Task[None] | None = None
+        self._writer: asyncio.Future[None] | None = None
         self._limit = limit
         self.closed = False
         self.close_code: int | None = None
@@ -96,7 +96,8 @@ class ViewerConnection:
         self._queue.clear()
         self._wake.set()
         if self._writer is None and code is not None:
-            asyncio.get_running_loop().create_task(
+            # Kept as the writer so wait_closed() awaits it and it is not collected early.
+            self._writer = asyncio.ensure_future(
                 self._send({"type": "websocket.close", "code": code})
             )
 
@@ -202,9 +203,7 @@ class SessionFanout:
                 last = await _last_seq(self.session_id)
                 if self.delivered_seq is not None and last > self.delivered_seq:
                     await self._fill_gap(upto=last)
-                frame = encode_frame(
-                    "heartbeat", timezone.now(), {}, seq=self.delivered_seq or 0
-                )
+                frame = encode_frame("heartbeat", timezone.now(), {}, seq=self.delivered_seq or 0)
                 for viewer in tuple(self.viewers):
                     viewer.offer(frame)
                     if viewer.closed:
@@ -290,7 +289,8 @@ class LocalHub:
         if session_id in self._release_handles:
             return
         self._release_handles[session_id] = self.loop.call_later(
-            self.LINGER_SECONDS, lambda: self.loop and self.loop.create_task(self._release(session_id))
+            self.LINGER_SECONDS,
+            lambda: self.loop and self.loop.create_task(self._release(session_id)),
         )
 
     async def _release(self, session_id: int) -> None:
@@ -365,6 +365,7 @@ local_hub = LocalHub()
 
 
 # -- log access (sync ORM wrapped for the event loop) --------------------------------------
+
 
 @database_sync_to_async
 def _last_seq(session_id: int) -> int:

@@ -37,15 +37,79 @@ DEPARTMENTS = [
 
 # (channel, source id, asker, phone, text, approve, queue)
 QUESTIONS: list[tuple[str, str | None, str, str, str, bool, bool]] = [
-    ("web", None, "市民小张", "", "老旧小区改造什么时候轮到我们幸福花园小区？楼道灯坏了半年没人修。", True, True),
-    ("web", None, "", "13812345678", "新建小区的学位能不能保证？孩子明年上小学，划片一直没公布。", True, False),
+    (
+        "web",
+        None,
+        "市民小张",
+        "",
+        "老旧小区改造什么时候轮到我们幸福花园小区？楼道灯坏了半年没人修。",
+        True,
+        True,
+    ),
+    (
+        "web",
+        None,
+        "",
+        "13812345678",
+        "新建小区的学位能不能保证？孩子明年上小学，划片一直没公布。",
+        True,
+        False,
+    ),
     ("web", None, "上班族", "", "早高峰公交车太挤，能不能在发展大道增开区间车？", False, False),
-    ("microblog", "status:demo-5001", "宿迁小李", "", "#市长热线面对面# 物业费上涨没有公示，业主委员会也不知情，这合法吗？", True, True),
-    ("microblog", "status:demo-5002", "骑行的风", "", "#市长热线面对面# 古黄河边的非机动车道被占用停车，希望管一管。", False, False),
-    ("microblog", "comment:demo-7001", "洋河人家", "", "#市长热线面对面# 公租房申请要跑几个部门？能不能一网通办？", False, False),
-    ("hotline", "12345-demo-0001", "王阿姨", "13905271234", "我家楼上装修噪音每天到晚上十点，反映多次没人处理。", True, False),
-    ("radio", "radio-demo-0001", "刘师傅", "13705275678", "出租车司机反映：高铁站接客区排队秩序乱，希望规范管理。", False, False),
-    ("hotline", "12345-demo-0002", "匿名市民", "05278889999", "小区旁边工地夜间施工，影响休息，希望相关部门查处。", False, False),
+    (
+        "microblog",
+        "status:demo-5001",
+        "宿迁小李",
+        "",
+        "#市长热线面对面# 物业费上涨没有公示，业主委员会也不知情，这合法吗？",
+        True,
+        True,
+    ),
+    (
+        "microblog",
+        "status:demo-5002",
+        "骑行的风",
+        "",
+        "#市长热线面对面# 古黄河边的非机动车道被占用停车，希望管一管。",
+        False,
+        False,
+    ),
+    (
+        "microblog",
+        "comment:demo-7001",
+        "洋河人家",
+        "",
+        "#市长热线面对面# 公租房申请要跑几个部门？能不能一网通办？",
+        False,
+        False,
+    ),
+    (
+        "hotline",
+        "12345-demo-0001",
+        "王阿姨",
+        "13905271234",
+        "我家楼上装修噪音每天到晚上十点，反映多次没人处理。",
+        True,
+        False,
+    ),
+    (
+        "radio",
+        "radio-demo-0001",
+        "刘师傅",
+        "13705275678",
+        "出租车司机反映：高铁站接客区排队秩序乱，希望规范管理。",
+        False,
+        False,
+    ),
+    (
+        "hotline",
+        "12345-demo-0002",
+        "匿名市民",
+        "05278889999",
+        "小区旁边工地夜间施工，影响休息，希望相关部门查处。",
+        False,
+        False,
+    ),
 ]
 
 
@@ -64,8 +128,8 @@ class Command(BaseCommand):
             user.save()
             user.groups.set([group])
             users[username] = user
-        for role in Role.values:
-            Group.objects.get_or_create(name=role)
+        for role_name in Role.values:
+            Group.objects.get_or_create(name=role_name)
         departments = [
             Department.objects.get_or_create(name=name, defaults={"level": level})[0]
             for name, level in DEPARTMENTS
@@ -95,11 +159,19 @@ class Command(BaseCommand):
         do_open_collection(host, session.pk)
         created = []
         for channel, source_id, asker, phone, text, approve, queue in QUESTIONS:
-            result = do_intake_question(IntakeItem(
-                session_id=session.pk, channel=channel, text=text, source_id=source_id,
-                asker_name=asker, contact=phone,
-                submitted_by=users["screener"] if channel in (Channel.HOTLINE, Channel.RADIO) else None,
-            ))
+            result = do_intake_question(
+                IntakeItem(
+                    session_id=session.pk,
+                    channel=channel,
+                    text=text,
+                    source_id=source_id,
+                    asker_name=asker,
+                    contact=phone,
+                    submitted_by=users["screener"]
+                    if channel in (Channel.HOTLINE, Channel.RADIO)
+                    else None,
+                )
+            )
             created.append((result.question.pk, approve, queue))
         do_go_live(host, session.pk)
         for question_id, approve, queue in created:
@@ -107,5 +179,6 @@ class Command(BaseCommand):
                 do_approve_question(host, session.pk, question_id)
             if queue:
                 do_queue_question(host, session.pk, question_id)
-        self.stdout.write(self.style.SUCCESS(
-            f"Demo session 'demo' is live with {len(created)} questions."))
+        self.stdout.write(
+            self.style.SUCCESS(f"Demo session 'demo' is live with {len(created)} questions.")
+        )

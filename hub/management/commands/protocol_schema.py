@@ -24,13 +24,21 @@ def generated_block() -> str:
     parts = [BEGIN, ""]
     for title, adapter in (
         ("Viewer frames (`/ws/sessions/{slug}/live`)", protocol.viewer_frame_adapter),
-        ("Console frames, server to client (`/ws/sessions/{slug}/console`)",
-         protocol.console_frame_adapter),
+        (
+            "Console frames, server to client (`/ws/sessions/{slug}/console`)",
+            protocol.console_frame_adapter,
+        ),
         ("Console commands, client to server", protocol.console_command_adapter),
     ):
         schema = adapter.json_schema()
-        parts += [f"### {title}", "", "```json",
-                  json.dumps(schema, ensure_ascii=False, indent=2, sort_keys=True), "```", ""]
+        parts += [
+            f"### {title}",
+            "",
+            "```json",
+            json.dumps(schema, ensure_ascii=False, indent=2, sort_keys=True),
+            "```",
+            "",
+        ]
     parts.append(END)
     return "\n".join(parts)
 
@@ -54,7 +62,9 @@ class Command(BaseCommand):
         wanted = render(current)
         if options["check"]:
             if wanted != current:
-                raise CommandError("docs/protocol.md is stale: run python manage.py protocol_schema")
+                raise CommandError(
+                    "docs/protocol.md is stale: run python manage.py protocol_schema"
+                )
             self.stdout.write("docs/protocol.md is up to date")
             return
         DOC.write_text(wanted, encoding="utf-8")

@@ -31,7 +31,7 @@ class RecordingProtocol(WebSocketProtocol):  # type: ignore[misc]
         self.closed_with: int | None = None
         self.replies: list[dict[str, Any]] = []
 
-    def serverClose(self, code: int | None = None) -> None:  # noqa: N802
+    def serverClose(self, code: int | None = None) -> None:
         self.closed_with = code
 
     def handle_reply(self, message: dict[str, Any]) -> None:

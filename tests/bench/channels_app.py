@@ -9,6 +9,9 @@ consumer relays the text with ``self.send(text_data=...)``. The layer is the
 briefly slow consumer is not silently dropped by ``group_send`` (``ChannelFull`` is
 swallowed there). Message expiry stays at its default (60 s).
 
+The producer starts when the harness opens ``/start`` (once the viewers are connected, as
+in the other targets); viewers connect on any other path.
+
 Django is configured in this module (no settings module). Run by the harness as::
 
     BENCH_RATE=10 python -m daphne -b 127.0.0.1 -p PORT --ping-interval 86400 \\
@@ -31,7 +34,7 @@ GROUP = "bench"
 if not settings.configured:
     settings.configure(
         DEBUG=False,
-        SECRET_KEY="bench-only-not-a-secret",  # noqa: S106
+        SECRET_KEY="bench-only-not-a-secret",
         ALLOWED_HOSTS=["127.0.0.1", "localhost"],
         INSTALLED_APPS=["channels"],
         USE_TZ=True,
@@ -48,7 +51,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer  # noqa: E402
 from channels.layers import get_channel_layer  # noqa: E402
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 
-from tests.bench.frames import make_frame  # noqa: E402
+from tests.bench.frames import START_PATH, make_frame  # noqa: E402
 
 _producer: asyncio.Task[None] | None = None
 
@@ -69,20 +72,22 @@ async def _produce(rate: float) -> None:
 
 
 def _ensure_producer() -> None:
-    """Start the producer once, in the server's event loop, on the first connection."""
+    """Start the producer once, in the server's event loop."""
     global _producer
     if _producer is None:
         _producer = asyncio.get_running_loop().create_task(_produce(RATE))
 
 
-class BenchConsumer(AsyncWebsocketConsumer):
+class BenchConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # untyped base
     """One per viewer: joins group ``bench`` (via ``groups``) and relays its events."""
 
     groups = [GROUP]
 
     async def connect(self) -> None:
-        _ensure_producer()
         await self.accept()
+        if self.scope["path"] == START_PATH:
+            _ensure_producer()
+            await self.close()
 
     async def bench_event(self, event: dict[str, Any]) -> None:
         await self.send(text_data=event["text"])

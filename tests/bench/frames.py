@@ -3,8 +3,9 @@
 It has the hub's viewer-frame shape, ``{"type", "seq", "ts", "data"}``, is encoded the way
 ``hub.events.encode_frame`` encodes (compact JSON, ``ensure_ascii=False``, ``ts`` an ISO 8601
 UTC string) and its ``data`` mirrors a ``PublicQuestion`` with Chinese text, so the frame
-is about as large as the hub's ``question_published`` frame (~350 bytes of UTF-8; the harness submits the same text to the hub). Every
-server encodes a frame once per event and sends the same text to every viewer.
+is about as large as the hub's ``question_published`` frame (~350 bytes of UTF-8; the
+harness submits the same text to the hub). Every server encodes a frame once per event
+and sends the same text to every viewer.
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ from typing import Any
 
 #: The ``type`` of a reference-server frame.
 BENCH_TYPE = "bench"
+
+#: Path the harness opens on a reference server, once its viewers are connected, to start
+#: the producer. Viewers use any other path.
+START_PATH = "/start"
 
 SAMPLE_TEXT = "请问老旧小区加装电梯的补贴政策今年有什么变化？"
 SAMPLE_ASKER = "王先生"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -44,14 +45,14 @@ def _cookies(headers: Any) -> dict[str, str]:
 
 
 def _post_json(url: str, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, str, Any]:
-    request = urllib.request.Request(  # noqa: S310 - the URL is the local hub
+    request = urllib.request.Request(
         url,
         data=json.dumps(body).encode(),
         headers={"Content-Type": "application/json", **headers},
         method="POST",
     )
     try:
-        with urllib.request.urlopen(request, timeout=15) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=15) as response:
             return response.status, response.read(2000).decode(errors="replace"), response.headers
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read(2000).decode(errors="replace"), exc.headers
@@ -59,11 +60,19 @@ def _post_json(url: str, body: dict[str, Any], headers: dict[str, str]) -> tuple
 
 def _get(url: str) -> Any:
     try:
-        with urllib.request.urlopen(url, timeout=15) as response:  # noqa: S310
+        with urllib.request.urlopen(url, timeout=15) as response:
             response.read(1)
             return response.headers
     except urllib.error.HTTPError as exc:
         return exc.headers
+
+
+def _summary(body: str) -> str:
+    """A one-line summary of an HTTP error body (the title of an HTML error page)."""
+    title = re.search(r"<title>(.*?)</title>", body, re.IGNORECASE | re.DOTALL)
+    if title:
+        return f"HTML page {title.group(1).strip()!r} (see the server log)"
+    return " ".join(body.split())[:300]
 
 
 def login(base_url: str, username: str, password: str) -> str:
@@ -81,7 +90,7 @@ def login(base_url: str, username: str, password: str) -> str:
             status, text, response_headers = _post_json(url, body, headers)
             cookies = _cookies(response_headers) | {"csrftoken": csrf}
     if status != 200 or "sessionid" not in cookies:
-        raise HubError(f"POST /api/auth/login as {username!r} gave HTTP {status}: {text[:300]}")
+        raise HubError(f"POST /api/auth/login as {username!r} gave HTTP {status}: {_summary(text)}")
     return "; ".join(f"{name}={value}" for name, value in cookies.items())
 
 
@@ -107,6 +116,8 @@ class Console:
         self._next_id = 1
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._closed: str | None = None
+        #: The session's status from the console's first ``snapshot`` frame.
+        self.snapshot: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
@@ -128,9 +139,15 @@ class Console:
         try:
             async for message in self._connection:
                 frame = json.loads(message)
+                if frame.get("type") == "snapshot" and not self.snapshot.done():
+                    session = (frame.get("data") or {}).get("session") or {}
+                    self.snapshot.set_result(str(session.get("status")))
                 if frame.get("type") in ("ack", "error"):
                     data = frame.get("data") or {}
-                    future = self._pending.pop(data.get("id"), None)
+                    command_id = data.get("id")
+                    future = (
+                        self._pending.pop(command_id, None) if isinstance(command_id, int) else None
+                    )
                     if future is not None and not future.done():
                         future.set_result(frame)
         except ConnectionClosed:
@@ -138,6 +155,9 @@ class Console:
         finally:
             code = self._connection.close_code
             self._closed = f"console closed ({code} {self._connection.close_reason or ''})"
+            if not self.snapshot.done():
+                self.snapshot.set_exception(HubError(self._closed.strip()))
+                self.snapshot.exception()  # retrieved: prepare() may no longer be waiting
             for future in self._pending.values():
                 if not future.done():
                     future.set_exception(HubError(self._closed.strip()))
@@ -197,10 +217,14 @@ class HubDriver:
             self.console_url, cookie=cookie, origin=self.base_url
         )
         try:
-            await console.call("set_status", status="live")
-        except HubError as exc:
-            # E.g. already live; a real problem shows up in approve below.
-            self.stats.notes.append(f"set_status live: {exc}")
+            status = await asyncio.wait_for(asyncio.shield(console.snapshot), 15)
+        except TimeoutError:
+            status = "unknown (no console snapshot within 15 s)"
+        if status != "live":
+            try:
+                await console.call("set_status", status="live")
+            except HubError as exc:  # a real problem shows up in the approves too
+                self.stats.notes.append(f"session status {status}; set_status live: {exc}")
         started = time.monotonic()
         semaphore = asyncio.Semaphore(concurrency)
 

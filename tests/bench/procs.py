@@ -48,6 +48,13 @@ def _child_setup(cpu: int | None) -> Callable[[], None]:
     return setup
 
 
+def system_busy_seconds() -> float:
+    """CPU seconds all processes on the machine have used since boot (not idle/iowait)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    ticks = [int(value) for value in fields[:8]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / _CLOCK_TICKS
+
+
 def _proc_stat(pid: int) -> list[str] | None:
     try:
         text = Path(f"/proc/{pid}/stat").read_text()
@@ -82,16 +89,20 @@ def run_checked(
         out.write(f"$ {' '.join(argv)}\n".encode())
         out.flush()
         try:
-            completed = subprocess.run(  # noqa: S603
-                list(argv), cwd=cwd, env=dict(env), stdout=out, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, timeout=timeout, check=False,
+            completed = subprocess.run(
+                list(argv),
+                cwd=cwd,
+                env=dict(env),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                timeout=timeout,
+                check=False,
             )
         except subprocess.TimeoutExpired:
             raise ServerError(f"{' '.join(argv)} timed out after {timeout:.0f} s") from None
     if completed.returncode != 0:
-        raise ServerError(
-            f"{' '.join(argv)} exited with {completed.returncode}:\n{tail(log)}"
-        )
+        raise ServerError(f"{' '.join(argv)} exited with {completed.returncode}:\n{tail(log)}")
 
 
 def tail(path: Path, lines: int = 15) -> str:
@@ -134,10 +145,15 @@ class ServerProcess:
         with self.log.open("ab") as out:
             out.write(f"$ {' '.join(self.argv)}\n".encode())
             out.flush()
-            self._proc = subprocess.Popen(  # noqa: S603
-                self.argv, cwd=self.cwd, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
-                preexec_fn=_child_setup(self.cpu),  # noqa: PLW1509
+            self._proc = subprocess.Popen(
+                self.argv,
+                cwd=self.cwd,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=_child_setup(self.cpu),
             )
         _RUNNING.add(self)
 

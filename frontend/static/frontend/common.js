@@ -75,6 +75,26 @@ function append(el, children) {
   }
 }
 
+const ICONS = {
+  // Material Design icons (Apache License 2.0).
+  thumb: 'M1 21h4V9H1v12zm22-11c0-1.1-.9-2-2-2h-6.31l.95-4.57.03-.32c0-.41-.17-.79-.44-1.06L14.17 1 7.59 7.59C7.22 7.95 7 8.45 7 9v10c0 1.1.9 2 2 2h9c.83 0 1.54-.5 1.84-1.22l3.02-7.05c.09-.23.14-.47.14-.73v-2z',
+};
+
+/** A small inline SVG icon (no emoji: government desktops often lack an emoji font). */
+export function icon(name, cls = 'icon') {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('class', cls);
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('focusable', 'false');
+  const path = document.createElementNS(ns, 'path');
+  path.setAttribute('d', ICONS[name] || '');
+  path.setAttribute('fill', 'currentColor');
+  svg.appendChild(path);
+  return svg;
+}
+
 /** Replace an element's content with plain text (never parsed as HTML). */
 export function setText(el, text) {
   if (el && el.textContent !== String(text ?? '')) el.textContent = String(text ?? '');

@@ -2,7 +2,7 @@
 // form and the published questions with support buttons.
 
 import {
-  CONFIG, t, label, h, setText, byTestId, timeElement, formatDateTime, toast, rafThrottle,
+  CONFIG, t, label, h, icon, setText, byTestId, timeElement, formatDateTime, toast, rafThrottle,
   charLength, storageGet, storageSet, setStatusBadge,
 } from './common.js';
 import { api, ApiError } from './api.js';
@@ -146,7 +146,7 @@ function createItem(id) {
   refs.support = h('button', {
     type: 'button', class: 'support-button', 'data-testid': `support-${id}`,
     'aria-pressed': 'false', title: t('support_title'), onclick: () => support(id),
-  }, h('span', { class: 'thumb', 'aria-hidden': 'true' }, '👍'), refs.supportLabel, refs.count);
+  }, icon('thumb', 'icon thumb'), refs.supportLabel, refs.count);
   refs.answerText = h('p', { class: 'answer-text', 'data-testid': `answer-${id}` });
   refs.answerMeta = h('p', { class: 'answer-meta muted' });
   refs.answer = h('div', { class: 'answer', hidden: true },

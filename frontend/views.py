@@ -34,7 +34,7 @@ from hub.roles import Role
 LOGIN_URL = "frontend:login"
 
 #: Display order of sessions on the index page.
-_STATUS_ORDER = {
+_STATUS_ORDER: dict[str, int] = {
     SessionStatus.LIVE: 0,
     SessionStatus.COLLECTING: 1,
     SessionStatus.ANNOUNCED: 2,
@@ -55,6 +55,15 @@ def js_strings() -> dict[str, Any]:
         "statuses": _choices(SessionStatus),
         "kinds": _choices(SessionKind),
         "reasons": _choices(RejectionReason),
+        # How a question's state reads to the public.
+        "viewer_states": {
+            "approved": _("Waiting"),
+            "queued": _("Up next"),
+            "on_air": _("On air"),
+            "answered": _("Answered"),
+            "deferred": _("Follow-up"),
+            "unanswered": _("To be answered after the session"),
+        },
         "roles": _choices(Role),
         "actions": {
             "approve": _("Approve"),
@@ -124,7 +133,6 @@ def js_strings() -> dict[str, Any]:
         "mine": _("Your question"),
         # Console.
         "confirm_end": _("End this session? Viewers will no longer be able to ask questions."),
-        "confirm_live": _("Go live now?"),
         "contact": _("Contact"),
         "original_text": _("Original text"),
         "typed_by": _("Typed by {user}"),

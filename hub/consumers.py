@@ -11,6 +11,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from pydantic import ValidationError
@@ -161,12 +162,20 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         self._counts_dirty = True
 
     async def _counts_loop(self) -> None:
+        """Counts at most once a second when something changed; a heartbeat every
+        HUB_HEARTBEAT_SECONDS so the page can notice a silently dead connection."""
+        heartbeat_every = settings.HUB_HEARTBEAT_SECONDS
+        loop = asyncio.get_running_loop()
+        next_beat = loop.time() + heartbeat_every
         while True:
-            await asyncio.sleep(COUNTS_INTERVAL_SECONDS)
+            await asyncio.sleep(min(COUNTS_INTERVAL_SECONDS, heartbeat_every))
             if self._counts_dirty:
                 self._counts_dirty = False
                 counts = await database_sync_to_async(channel_counts)(self.session_id)
                 await self._send("counts", counts)
+            if loop.time() >= next_beat:
+                next_beat = loop.time() + heartbeat_every
+                await self._send("heartbeat", protocol.Empty())
 
     async def _send(self, type_: str, data: Any) -> None:
         await self.send(text_data=encode_frame(type_, timezone.now(), data.model_dump(mode="json")))

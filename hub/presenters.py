@@ -59,7 +59,9 @@ def _answer(question: Question) -> protocol.AnswerInfo | None:
 
 
 def display_asker(question: Question) -> str:
-    return question.asker_name or question.get_channel_display()
+    """The name the asker gave, or "" (pages show their own word for an anonymous asker,
+    in the reader's language, rather than a label frozen in the language of the event)."""
+    return question.asker_name
 
 
 def public_question(question: Question) -> protocol.PublicQuestion:

@@ -309,6 +309,11 @@ class ConsoleErrorFrame(_ConsoleFrame):
     data: Refusal
 
 
+class ConsoleHeartbeatFrame(_ConsoleFrame):
+    type: Literal["heartbeat"]
+    data: Empty
+
+
 ConsoleFrame = Annotated[
     ConsoleHelloFrame
     | ConsoleSnapshotFrame
@@ -316,7 +321,8 @@ ConsoleFrame = Annotated[
     | ConsoleSessionFrame
     | ConsoleCountsFrame
     | ConsoleAckFrame
-    | ConsoleErrorFrame,
+    | ConsoleErrorFrame
+    | ConsoleHeartbeatFrame,
     Field(discriminator="type"),
 ]
 console_frame_adapter: TypeAdapter[Any] = TypeAdapter(ConsoleFrame)

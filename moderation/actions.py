@@ -22,6 +22,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from hub.actions.common import lock_question, publish_staff_question, write_audit
 from hub.errors import DomainError, IllegalTransition
@@ -49,11 +50,29 @@ DEFERRABLE = frozenset({S.PENDING, S.APPROVED, S.QUEUED})
 SUMMARY_MAX_CHARS = 2000
 
 
+#: The verb of each action, for refusal messages in the reader's language.
+ACTION_VERBS = {
+    "screen": gettext_lazy("screen"),
+    "approve": gettext_lazy("approve"),
+    "reject": gettext_lazy("reject"),
+    "queue": gettext_lazy("queue"),
+    "put on air": gettext_lazy("put on air"),
+    "take off air": gettext_lazy("take off air"),
+    "type the live answer of": gettext_lazy("type the live answer of"),
+    "mark answered": gettext_lazy("mark answered"),
+    "defer": gettext_lazy("defer"),
+}
+
+
 def _guard_state(question: Question, allowed: frozenset[str], action: str) -> None:
     if question.state not in allowed:
         raise IllegalTransition(
             _("Cannot %(action)s question #%(id)s: it is %(state)s")
-            % {"action": action, "id": question.pk, "state": question.get_state_display()}
+            % {
+                "action": ACTION_VERBS.get(action, action),
+                "id": question.pk,
+                "state": question.get_state_display(),
+            }
         )
 
 

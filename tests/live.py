@@ -57,12 +57,12 @@ def prepare_database(database: Path, **extra: str) -> None:
 
 
 class HubServer:
-    def __init__(self, database: Path, log: Path, **extra: str) -> None:
-        self.port = free_port()
+    def __init__(self, database: Path, log: Path, port: int | None = None, **extra: str) -> None:
+        self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.ws = f"ws://127.0.0.1:{self.port}"
         self.log_path = log
-        self._log = log.open("w")
+        self._log = log.open("a")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "hub.serve", "--port", str(self.port)],
             cwd=ROOT,

@@ -223,3 +223,14 @@ async def test_leader_types_the_live_answer_and_marks_it_answered(
     await leader.send_json_to({"id": 3, "action": "queue", "question": question.pk})
     assert (await receive(leader, "error"))["data"]["code"] == "forbidden"
     await leader.disconnect()
+
+
+async def test_console_sends_heartbeats(
+    users: dict[str, Any], live_session: Any, settings: Any
+) -> None:
+    settings.HUB_HEARTBEAT_SECONDS = 0.2
+    c = await open_console(users["observer"])
+    await hello_and_snapshot(c)
+    beat = await receive(c, "heartbeat")
+    assert beat["data"] == {}
+    await c.disconnect()

@@ -407,6 +407,7 @@ function renderOnAir() {
   const body = els.onAir.querySelector('[data-role="body"]');
   const q = client.onAir();
   els.onAir.dataset.questionId = q ? String(q.id) : '';
+  els.onAir.dataset.empty = q ? 'false' : 'true';
   clearInterval(onAirClock);
   if (!q) {
     body.replaceChildren(h('p', { class: 'muted' }, t('nothing_on_air')));
@@ -490,11 +491,20 @@ function renderPermissions() {
   renderStatusButtons();
 }
 
+// The session's life, as in hub.actions.sessions: announced → collecting → live → ended
+// (going live straight from announced is allowed too). Ended is final.
+const STATUS_FROM = {
+  collecting: ['announced'],
+  live: ['announced', 'collecting'],
+  ended: ['live'],
+};
+
 function renderStatusButtons() {
-  const current = client.session ? client.session.status : document.body.dataset.sessionStatus;
+  const current = sessionStatus();
   for (const button of els.statusActions.querySelectorAll('[data-status]')) {
-    button.disabled = button.dataset.status === current;
-    button.setAttribute('aria-pressed', button.dataset.status === current ? 'true' : 'false');
+    const target = button.dataset.status;
+    button.disabled = !(STATUS_FROM[target] || []).includes(current);
+    button.setAttribute('aria-pressed', target === current ? 'true' : 'false');
   }
 }
 

@@ -2,7 +2,7 @@
 // form and the published questions with support buttons.
 
 import {
-  CONFIG, t, label, h, icon, setText, byTestId, timeElement, formatDateTime, toast, rafThrottle,
+  CONFIG, T, t, label, h, icon, setText, byTestId, timeElement, formatDateTime, toast, rafThrottle,
   charLength, storageGet, storageSet, setStatusBadge,
 } from './common.js';
 import { api, ApiError } from './api.js';
@@ -167,7 +167,7 @@ function updateItem(item, q) {
   el.classList.toggle('is-on-air', q.id === state.onAir);
   for (const cls of [...refs.state.classList]) if (cls.startsWith('state-')) refs.state.classList.remove(cls);
   refs.state.classList.add(`state-${q.state}`);
-  setText(refs.state, label('states', q.state));
+  setText(refs.state, (T.viewer_states && T.viewer_states[q.state]) || label('states', q.state));
   refs.mine.hidden = !state.mine.has(q.id);
   setText(refs.text, q.text);
   setText(refs.asker, q.asker || t('anonymous'));
@@ -446,6 +446,7 @@ els.askText.addEventListener('input', () => {
   markInvalid(els.askText, false);
 });
 els.askContact.addEventListener('input', () => markInvalid(els.askContact, false));
+els.askNickname.addEventListener('input', () => markInvalid(els.askNickname, false));
 updateCounter();
 
 els.form.addEventListener('submit', async (event) => {
@@ -500,7 +501,10 @@ els.form.addEventListener('submit', async (event) => {
       return;
     }
     showResult(err.message, 'error');
-    if (err.code === 'bad_contact') {
+    if (err.code === 'name_too_long') {
+      markInvalid(els.askNickname, true);
+      els.askNickname.focus();
+    } else if (err.code === 'bad_contact') {
       markInvalid(els.askContact, true);
       els.askContact.focus();
     } else if (err.code === 'too_long' || err.code === 'too_short') {

@@ -1,0 +1,120 @@
+"""Real pages in Debian's chromium, driven by Playwright, against a real server: the host
+approves in the console and the viewer page shows it; on air and answered follow live."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import require_service
+from tests.live import DEMO_PASSWORD, HubServer, prepare_database
+from tests.services import CHROMIUM
+
+pytestmark = [pytest.mark.browser, pytest.mark.liveserver]
+
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubServer]:
+    folder = tmp_path_factory.mktemp("browser")
+    database = folder / "hub.sqlite3"
+    prepare_database(database)
+    hub = HubServer(database, folder / "server.log")
+    yield hub
+    hub.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not os.path.exists(CHROMIUM):
+        require_service(f"Debian's chromium at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def staff_page(browser: Any, server: HubServer, username: str, path: str) -> Any:
+    context = browser.new_context(locale="zh-CN")
+    page = context.new_page()
+    page.goto(f"{server.base}/login/?next={path}")
+    page.get_by_test_id("login-username").fill(username)
+    page.get_by_test_id("login-password").fill(DEMO_PASSWORD)
+    page.get_by_test_id("login-submit").click()
+    page.wait_for_url(f"{server.base}{path}")
+    return page
+
+
+def test_host_approves_and_the_viewer_page_shows_it_live(
+    browser: Any, server: HubServer, tmp_path: Path
+) -> None:
+    viewer = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844}).new_page()
+    viewer.goto(f"{server.base}/s/demo/")
+    viewer.get_by_test_id("question-list").wait_for()
+    question_text = "浏览器测试：社区卫生服务中心能否延长晚间门诊时间？"
+    viewer.get_by_test_id("ask-text").fill(question_text)
+    viewer.get_by_test_id("ask-submit").click()
+    viewer.get_by_test_id("ask-result").wait_for(state="visible")
+    # Not published until the host approves it.
+    assert question_text not in viewer.get_by_test_id("question-list").inner_text()
+
+    host = staff_page(browser, server, "host", "/s/demo/console/")
+    item = host.locator('[data-testid^="q-"]', has_text=question_text)
+    item.wait_for()
+    item.locator('[data-testid^="approve-"]').click()
+
+    published = viewer.get_by_test_id("question-list").get_by_text(question_text)
+    published.wait_for(timeout=10_000)
+
+    # Put it on air from the console; the viewer's on-air panel shows it.
+    item.locator('[data-testid^="onair-"]').click()
+    viewer.get_by_test_id("on-air").get_by_text(question_text).wait_for(timeout=10_000)
+
+    leader = staff_page(browser, server, "leader", "/s/demo/leader/")
+    leader.get_by_test_id("leader-question").get_by_text(question_text).wait_for()
+    leader.get_by_test_id("leader-summary").fill("下月起试点延长至晚上八点")
+    leader.get_by_test_id("answered-btn").click()
+    viewer.get_by_test_id("question-list").get_by_text("下月起试点延长至晚上八点").wait_for(
+        timeout=10_000
+    )
+    viewer.screenshot(path=str(tmp_path / "viewer.png"), full_page=True)
+    for page in (viewer, host, leader):
+        page.context.close()
+
+
+def test_viewer_page_shows_reconnecting_and_recovers_when_the_server_restarts(
+    browser: Any, tmp_path: Path
+) -> None:
+    database = tmp_path / "hub.sqlite3"
+    prepare_database(database)
+    hub = HubServer(database, tmp_path / "server.log")
+    page = browser.new_context().new_page()
+    try:
+        page.goto(f"{hub.base}/s/demo/")
+        page.get_by_test_id("question-list").wait_for()
+        banner = page.get_by_test_id("reconnecting")
+        assert not banner.is_visible()
+        hub.stop()
+        banner.wait_for(state="visible", timeout=15_000)
+        hub = HubServer(database, tmp_path / "server.log", port=hub.port)
+        banner.wait_for(state="hidden", timeout=30_000)
+    finally:
+        page.context.close()
+        hub.stop()

@@ -85,24 +85,20 @@ def js_strings() -> dict[str, Any]:
         "reconnecting_in": _("Connection lost. Reconnecting in {seconds} s…"),
         "session_not_found": _("This session does not exist or has been removed."),
         "forbidden_ws": _(
-            "You are not allowed to open this "
-            "console. Sign in with a staff account."
+            "You are not allowed to open this console. Sign in with a staff account."
         ),
         # Generic errors.
         "network_error": _("Network error. Please check your connection and try again."),
         "server_error": _("The server could not handle the request. Please try again later."),
         "invalid_input": _("Some of the input is not valid."),
         "not_connected": _(
-            "Not connected: the action was not "
-            "sent. Please wait for the connection."
+            "Not connected: the action was not sent. Please wait for the connection."
         ),
         "ack_timeout": _(
-            "No reply from the server. The action "
-            "may not have been applied; check the queue."
+            "No reply from the server. The action may not have been applied; check the queue."
         ),
         "connection_lost": _(
-            "The connection dropped before a "
-            "reply. Check the queue before retrying."
+            "The connection dropped before a reply. Check the queue before retrying."
         ),
         "done": _("Done: {action}"),
         "close": _("Close"),
@@ -247,7 +243,8 @@ def index(request: HttpRequest) -> HttpResponse:
         key=lambda s: (
             _STATUS_ORDER.get(s.status, 9),
             # Upcoming sessions soonest first, ended ones most recent first.
-            -s.scheduled_start.timestamp() if s.status == SessionStatus.ENDED
+            -s.scheduled_start.timestamp()
+            if s.status == SessionStatus.ENDED
             else s.scheduled_start.timestamp(),
         )
     )

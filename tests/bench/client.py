@@ -302,7 +302,12 @@ class _FastViewer(asyncio.BufferedProtocol):
         if not self.opened.done():
             self.opened.set_exception(exc or ConnectionError("closed during the handshake"))
         elif self.index >= 0:
-            self.recorder.on_closed(self.ws.close_code, self.ws.close_reason or "")
+            # close_rcvd, not close_code: the latter stays None until the TCP close is seen.
+            received = self.ws.close_rcvd
+            if received is None:
+                self.recorder.on_closed(None, "")
+            else:
+                self.recorder.on_closed(received.code, received.reason)
         if not self.lost.done():
             self.lost.set_result(None)
 

@@ -35,6 +35,7 @@ import platform
 import resource
 import shlex
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -124,7 +125,7 @@ class Config:
     client: ClientKind
     python: str = sys.executable
 
-    def scenario_budget(self, viewers: int) -> float:
+    def scenario_budget(self) -> float:
         """Upper bound on one scenario (server start, ramp, warm-up, window, teardown)."""
         return 120 + self.connect_timeout + self.warm_timeout + self.warmup + self.duration
 
@@ -566,7 +567,7 @@ def _bound(r: ScenarioResult) -> str:
         sides.append("server")
     if w.client_cpu_seconds >= 0.9 * w.window_seconds:
         sides.append("client")
-    return "+".join(sides) or "no"
+    return "both" if len(sides) == 2 else (sides[0] if sides else "no")
 
 
 def render(
@@ -576,6 +577,7 @@ def render(
     results: list[ScenarioResult],
     workdir: Path,
     kept: bool,
+    interrupted: bool = False,
 ) -> tuple[str, bool | None]:
     """The report text, and the goal verdict (``None``: not evaluated)."""
     pinning = "server pinned to CPU 1, client harness to CPU 0" if cfg.pin else "no CPU pinning"
@@ -587,7 +589,7 @@ def render(
         f"cwd:      {Path.cwd()}",
         *_machine(),
         f"load:     1-min load average {os.getloadavg()[0]:.2f} at the end of the run "
-        "(see 'other CPU' below for load from other processes during each window)",
+        "(the 'other' column below shows the rest of the machine's load during each window)",
         f"setup:    rate {cfg.rate:g} events/s, warm-up {cfg.warmup:g} s, window "
         f"{cfg.duration:g} s; viewers ramped {cfg.batch} at a time; events start once all "
         "are connected; each server freshly started in its own process",
@@ -621,15 +623,17 @@ def render(
 
     header2 = (
         f"{'target':<28}{'viewers':>8}{'conn':>7}{'events':>8}{'B/frame':>9}"
-        f"{'min/med':>10}{'lost':>6}{'srv CPU':>9}{'cli CPU':>9}{'other':>7}{'bound':>8}"
-        f"{'srv RSS':>9}{'ramp s':>8}"
+        f"{'min/med':>10}{'lost':>6}{'srv CPU':>9}{'µs/frame':>10}{'cli CPU':>9}{'other':>7}"
+        f"{'bound':>8}{'srv RSS':>9}{'ramp s':>8}"
     )
     lines += [
         f"diagnostics: events = distinct seq seen in the window (expected "
         f"{cfg.rate * cfg.duration:.0f}); min/med = frames per viewer; lost = connections "
-        "closed before the window ended;",
+        "closed before the window ended; µs/frame = server CPU per delivered frame",
+        "(for the hub this includes making the events: approves);",
         "CPU = % of one core over the window (server incl. children; other = all other "
-        "processes); bound = side at ≥ 90 % of its core",
+        "processes and the kernel's softirq work, which includes loopback TCP); "
+        "bound = side at ≥ 90 % of its core",
         header2,
         "-" * len(header2),
     ]
@@ -650,11 +654,16 @@ def render(
             if r.other_cpu_seconds is not None
             else "-"
         )
+        cost = (
+            f"{w.server_cpu_seconds / w.frames * 1e6:.0f}"
+            if w.server_cpu_seconds is not None and w.frames
+            else "-"
+        )
         rss = f"{r.server_rss / 2**20:.0f} MB" if r.server_rss else "-"
         per_viewer = f"{ordered[0] if ordered else 0}/{median}"
         lines.append(
             f"{r.target.label:<28}{r.viewers:>8}{w.viewers_connected:>7}{len(w.seqs):>8}"
-            f"{w.frame_bytes:>9.0f}{per_viewer:>10}{lost:>6}{srv_cpu:>9}"
+            f"{w.frame_bytes:>9.0f}{per_viewer:>10}{lost:>6}{srv_cpu:>9}{cost:>10}"
             f"{w.client_cpu_seconds / w.window_seconds * 100:>8.0f}%{other:>7}{_bound(r):>8}"
             f"{rss:>9}{w.ramp_seconds:>8.1f}"
         )
@@ -670,12 +679,16 @@ def render(
             parts = []
             for ref in ("a", "b"):
                 other_result = by_key.get(ref)
-                if other_result is not None and other_result.frames_per_second > 0:
+                if other_result is None:
+                    continue
+                if other_result.frames_per_second > 0:
                     ratio = c.frames_per_second / other_result.frames_per_second
                     parts.append(
                         f"({hub_key})/({ref}) = {ratio:.2f} "
                         f"[{_fmt(c.p99_ms)} vs {_fmt(other_result.p99_ms)} ms]"
                     )
+                else:
+                    parts.append(f"({hub_key})/({ref}) = n/a [({ref}) delivered no frame]")
             if parts:
                 lines.append(f"  {viewers:>5} viewers: " + ";  ".join(parts))
     if not any(r.ok and r.target.is_hub for r in results):
@@ -707,11 +720,11 @@ def render(
                     f"{prefix}: only {w.warm_viewers}/{w.viewers_connected} viewers had an "
                     "event before the window"
                 )
-            if r.other_cpu_seconds is not None and r.other_cpu_seconds > 0.25 * w.window_seconds:
+            if r.other_cpu_seconds is not None and r.other_cpu_seconds > 0.5 * w.window_seconds:
                 notes.append(
-                    f"{prefix}: other processes used "
+                    f"{prefix}: the rest of the machine (other processes, kernel softirq) used "
                     f"{r.other_cpu_seconds / w.window_seconds * 100:.0f}% of a core during the "
-                    "window: the machine was not idle, figures are pessimistic"
+                    "window: it was not idle, figures are pessimistic"
                 )
             if "client" in _bound(r):
                 notes.append(
@@ -736,6 +749,8 @@ def render(
     if notes:
         lines += ["notes:", *("  " + n for n in notes), ""]
     lines.append(f"logs:     {workdir}" + ("" if kept else " (removed)"))
+    if interrupted:
+        lines.append("INTERRUPTED: only the scenarios listed above finished")
 
     # The goal is judged on (c) as configured by default; (c) + Redis gets its own line.
     verdicts: dict[str, bool | None] = {}
@@ -764,14 +779,14 @@ def _prepare_client(cfg: Config) -> None:
         os.sched_setaffinity(0, {0})
 
 
-async def run(cfg: Config, workdir: Path) -> list[ScenarioResult]:
+async def run(cfg: Config, workdir: Path, results: list[ScenarioResult]) -> None:
+    """Run every scenario in turn, appending to ``results`` (kept if interrupted)."""
     deadline = time.monotonic() + cfg.max_seconds
     hub = HubTemplate(cfg, workdir) if any(t.is_hub for t in cfg.targets) else None
-    results: list[ScenarioResult] = []
     for viewers in cfg.viewers:
         for target in cfg.targets:
             remaining = deadline - time.monotonic()
-            budget = min(cfg.scenario_budget(viewers), remaining)
+            budget = min(cfg.scenario_budget(), remaining)
             if budget < cfg.duration + 30:
                 skipped = ScenarioResult(target, viewers, cfg.rate, cfg.duration)
                 skipped.error = f"skipped: the run's bound of {cfg.max_seconds:.0f} s was reached"
@@ -787,11 +802,16 @@ async def run(cfg: Config, workdir: Path) -> list[ScenarioResult]:
             else:
                 log(f"{target.label}: {viewers} viewers → {(result.error or '').splitlines()[0]}")
             results.append(result)
-    return results
+
+
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM (e.g. a CI time limit) unwinds like Ctrl-C, so the servers are stopped."""
+    raise KeyboardInterrupt
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    signal.signal(signal.SIGTERM, _terminated)
     cfg = parse_args(argv)
     started = datetime.now().astimezone()
     machine_note = f"nproc={os.cpu_count()}"
@@ -799,12 +819,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="fanout-bench-"))
     log(f"{machine_note}; work directory {workdir}")
     results: list[ScenarioResult] = []
+    interrupted = False
     try:
-        results = asyncio.run(run(cfg, workdir))
+        asyncio.run(run(cfg, workdir, results))
     except KeyboardInterrupt:
-        log("interrupted")
-    keep = cfg.keep_workdir or any(not r.ok for r in results) or not results
-    report, verdict = render(cfg, argv, started, results, workdir, kept=keep)
+        interrupted = True
+        log("interrupted: reporting the scenarios that finished")
+    keep = cfg.keep_workdir or interrupted or any(not r.ok for r in results) or not results
+    report, verdict = render(cfg, argv, started, results, workdir, keep, interrupted)
     if not keep:
         shutil.rmtree(workdir, ignore_errors=True)
     sys.stdout.write(report)

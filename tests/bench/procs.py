@@ -49,10 +49,13 @@ def _child_setup(cpu: int | None) -> Callable[[], None]:
 
 
 def system_busy_seconds() -> float:
-    """CPU seconds all processes on the machine have used since boot (not idle/iowait)."""
+    """CPU seconds the machine has spent busy since boot: user, nice, system, irq, softirq.
+
+    Idle, iowait and steal (time the hypervisor gave to someone else) are not counted.
+    """
     fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    ticks = [int(value) for value in fields[:8]]
-    return (sum(ticks) - ticks[3] - ticks[4]) / _CLOCK_TICKS
+    user, nice, system, _idle, _iowait, irq, softirq = (int(value) for value in fields[:7])
+    return (user + nice + system + irq + softirq) / _CLOCK_TICKS
 
 
 def _proc_stat(pid: int) -> list[str] | None:

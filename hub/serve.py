@@ -6,6 +6,13 @@ uses a Daphne server whose ``handle_reply`` closes a WebSocket with code 4429 ("
 once more than ``HUB_WS_MAX_BUFFER_BYTES`` are waiting to be written to it, so no slow
 viewer can hold unbounded memory. (The application's own per-viewer queue is bounded
 too: see hub.realtime.fanout.)
+
+It also offers WebSocket applications the ASGI scope extension ``hub.prebuilt_frames``:
+a callable that writes the bytes of a frame encoded once for all viewers
+(:func:`hub.realtime.wsframe.encode_text_frame`), skipping autobahn's per-message framing.
+When Twisted holds nothing unsent for the socket, the bytes go straight to the
+non-blocking socket (as asyncio's transports do), so an idle connection costs no writer
+registration; any remainder is handed to Twisted's buffer, which keeps the order.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from functools import partial
 from typing import Any
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hub.settings")
@@ -30,10 +38,46 @@ def make_server_class() -> type:
     from django.conf import settings
 
     from hub.protocol import CLOSE_TOO_SLOW_RESYNC
+    from hub.realtime.wsframe import PREBUILT_FRAMES
 
     limit = settings.HUB_WS_MAX_BUFFER_BYTES
 
     class BoundedServer(Server):  # type: ignore[misc]
+        def create_application(self, protocol: Any, scope: dict[str, Any]) -> Any:
+            if scope.get("type") == "websocket" and isinstance(protocol, WebSocketProtocol):
+                extensions = dict(scope.get("extensions") or {})
+                extensions[PREBUILT_FRAMES] = partial(self.write_prebuilt, protocol)
+                scope["extensions"] = extensions
+            return super().create_application(protocol, scope)
+
+        def write_prebuilt(self, protocol: Any, data: bytes) -> bool:
+            """Write one complete frame; False if the socket is gone or was just closed
+            with 4429 because more than the bound waits unsent."""
+            transport = protocol.transport
+            if (
+                transport is None
+                or protocol.state != protocol.STATE_OPEN
+                or getattr(transport, "disconnecting", False)
+                or protocol not in self.connections
+            ):
+                return False
+            pending = pending_bytes(transport)
+            if pending > limit:
+                protocol.serverClose(code=CLOSE_TOO_SLOW_RESYNC)
+                return False
+            if pending == 0 and not getattr(transport, "TLS", False):
+                try:
+                    sent = transport.socket.send(data)
+                except BlockingIOError:
+                    sent = 0
+                except OSError:
+                    return False  # Twisted notices the broken connection on its own
+                if sent == len(data):
+                    return True
+                data = data[sent:]
+            transport.write(data)
+            return True
+
         async def handle_reply(self, protocol: Any, message: dict[str, Any]) -> None:
             if (
                 message.get("type") == "websocket.send"

@@ -183,25 +183,59 @@ async def test_heartbeats_carry_the_last_seq_and_catch_a_lost_last_event(
     await c.disconnect()
 
 
-async def test_a_viewer_that_falls_behind_the_bound_is_closed_to_resync() -> None:
+async def test_a_viewer_that_falls_behind_while_held_is_closed_to_resync() -> None:
     sent: list[dict[str, Any]] = []
-    gate = asyncio.Event()
 
-    async def stuck_send(message: dict[str, Any]) -> None:
+    async def send(message: dict[str, Any]) -> None:
         sent.append(message)
-        if message["type"] == "websocket.send":
-            await gate.wait()  # the client stopped reading
 
-    connection = ViewerConnection(stuck_send, limit=4)
-    connection.release()
+    connection = ViewerConnection(send, limit=4)
     for n in range(10):
-        connection.offer(f"frame-{n}")
-        await asyncio.sleep(0)
+        connection.hold(n, f"frame-{n}")
     assert connection.closed and connection.close_code == protocol.CLOSE_TOO_SLOW_RESYNC
-    gate.set()
     await connection.wait_closed()
-    assert sent[-1] == {"type": "websocket.close", "code": protocol.CLOSE_TOO_SLOW_RESYNC}
-    assert len([m for m in sent if m["type"] == "websocket.send"]) <= 5
+    assert sent == [{"type": "websocket.close", "code": protocol.CLOSE_TOO_SLOW_RESYNC}]
+    await connection.release()
+    assert len(sent) == 1  # nothing more is written to a closed viewer
+
+
+async def test_a_viewer_gets_each_stored_event_once_even_if_offered_twice() -> None:
+    sent: list[str] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message["text"])
+
+    connection = ViewerConnection(send, limit=8)
+    connection.hold(5, "e5")
+    connection.hold(None, "heartbeat")
+    await connection.release()
+    await connection.send_text(5, "e5")  # the pump offers it again
+    await connection.send_text(6, "e6")
+    await connection.send_text(None, "heartbeat")
+    assert sent == ["e5", "heartbeat", "e6", "heartbeat"]
+
+
+async def test_a_failing_socket_is_dropped_without_stopping_the_others(
+    approve: Callable[..., Any], live_session: Any
+) -> None:
+    from hub.realtime.fanout import local_hub
+
+    healthy = await viewer()
+    start = (await frame(healthy))["seq"]
+    fanout = await local_hub.fanout(live_session.pk)
+
+    async def broken(message: dict[str, Any]) -> None:
+        raise ConnectionResetError("peer went away")
+
+    dead = ViewerConnection(broken, limit=8)
+    dead.last_seq = start
+    await dead.release()
+    fanout.viewers.add(dead)
+    fanout.live.insert(0, dead)
+    question = await approve("坏连接不影响其他观众")
+    assert (await frame(healthy))["data"]["id"] == question.pk
+    assert dead.closed and dead not in fanout.live
+    await healthy.disconnect()
 
 
 async def test_a_fast_viewer_is_not_held_back_by_a_slow_one(

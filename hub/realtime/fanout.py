@@ -2,11 +2,16 @@
 
 Design (see docs/protocol.md): each process keeps one :class:`SessionFanout` per session
 that has local viewers. It receives each event once (one Redis subscription per session,
-or an in-process hand-off), keeps frames in seq order, and offers the already-encoded
-text to every local :class:`ViewerConnection`. Each connection has a bounded queue and
-one writer task; a viewer whose queue reaches ``HUB_VIEWER_QUEUE_LIMIT`` frames is
-closed with code 4429 (resync with ``since``), so one slow viewer never holds memory or
-delays the others.
+or an in-process hand-off), keeps frames in seq order, and one *pump* task per session
+writes the already-encoded text to every live local socket in a tight loop: one ASGI
+message dict per event, shared by all sockets, and no task switch per viewer.
+
+The pump awaits each socket's ASGI ``send`` in turn. Under Daphne that send never
+suspends (it hands the bytes to Twisted's buffer), so a slow viewer cannot stall the
+others; what bounds a slow viewer is :mod:`hub.serve`, which closes a socket with 4429
+once more than ``HUB_WS_MAX_BUFFER_BYTES`` wait unsent in its buffer. While a viewer is
+*held* (between registering and finishing its replay or snapshot), live frames wait in
+its own queue, bounded by ``HUB_VIEWER_QUEUE_LIMIT``; past that it is closed with 4429.
 
 All methods run on the server's event loop except :meth:`LocalHub.publish_threadsafe`.
 """
@@ -28,64 +33,69 @@ from django.utils import timezone
 from hub import protocol
 from hub.events import encode_frame, event_frame
 from hub.realtime import broker
+from hub.realtime.wsframe import encode_text_frame
 
 logger = logging.getLogger(__name__)
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+RawWriter = Callable[[bytes], bool]
 
 
 class ViewerConnection:
-    """One viewer socket: a bounded queue of encoded frames drained by one writer task."""
+    """One viewer socket. ``last_seq`` is the newest stored event it has been sent."""
 
-    __slots__ = ("_limit", "_queue", "_send", "_wake", "_writer", "close_code", "closed", "held")
+    __slots__ = ("_send", "raw", "_held", "_limit", "closed", "close_code", "last_seq", "_closing")
 
-    def __init__(self, send: Send, limit: int) -> None:
+    def __init__(self, send: Send, limit: int, raw: RawWriter | None = None) -> None:
         self._send = send
-        self._queue: deque[str] = deque()
-        self._wake = asyncio.Event()
-        self._writer: asyncio.Future[None] | None = None
+        #: The server's pre-encoded frame writer (hub.serve), if it offers one.
+        self.raw = raw
+        self._held: deque[tuple[int | None, str]] | None = deque()
         self._limit = limit
         self.closed = False
         self.close_code: int | None = None
-        #: While held (during replay), frames queue up but are not written yet.
-        self.held = True
+        self.last_seq = -1
+        self._closing: asyncio.Future[None] | None = None
 
-    def offer(self, frame: str) -> None:
-        if self.closed:
+    @property
+    def held(self) -> bool:
+        return self._held is not None
+
+    def hold(self, seq: int | None, frame: str) -> None:
+        """Queue a live frame while the viewer's replay is still being sent."""
+        if self.closed or self._held is None:
             return
-        if len(self._queue) >= self._limit:
+        if len(self._held) >= self._limit:
             self.close(protocol.CLOSE_TOO_SLOW_RESYNC)
             return
-        self._queue.append(frame)
-        if not self.held:
-            self._wake.set()
+        self._held.append((seq, frame))
 
-    async def send_now(self, frame: str) -> None:
-        await self._send({"type": "websocket.send", "text": frame})
-
-    def release(self) -> None:
-        """End the hold: start writing queued and future frames."""
-        self.held = False
-        if self._writer is None and not self.closed:
-            self._writer = asyncio.get_running_loop().create_task(self._write_loop())
-        self._wake.set()
-
-    async def _write_loop(self) -> None:
-        queue, wake, send = self._queue, self._wake, self._send
+    async def write(self, seq: int | None, message: dict[str, Any]) -> None:
+        """Send one frame unless it is a stored event this viewer already has."""
+        if self.closed or (seq is not None and seq <= self.last_seq):
+            return
         try:
-            while not self.closed:
-                while queue:
-                    await send({"type": "websocket.send", "text": queue.popleft()})
-                    if self.closed:
-                        return
-                wake.clear()
-                await wake.wait()
+            await self._send(message)
         except Exception:  # the socket went away under us
             self.closed = True
-        finally:
-            if self.close_code is not None:
-                with contextlib.suppress(Exception):
-                    await send({"type": "websocket.close", "code": self.close_code})
+            return
+        if seq is not None:
+            self.last_seq = seq
+
+    async def send_text(self, seq: int | None, frame: str) -> None:
+        await self.write(seq, {"type": "websocket.send", "text": frame})
+
+    async def release(self) -> None:
+        """Send what queued up while held, then become live (the pump takes over).
+
+        The last check of the queue and the switch to live happen without an await in
+        between, so no frame can fall between the two; the pump skips frames this
+        viewer already got (by seq).
+        """
+        while self._held:
+            seq, frame = self._held.popleft()
+            await self.send_text(seq, frame)
+        self._held = None
 
     def close(self, code: int | None = None) -> None:
         """Stop writing; if ``code`` is given, close the socket with it."""
@@ -93,18 +103,18 @@ class ViewerConnection:
             return
         self.closed = True
         self.close_code = code
-        self._queue.clear()
-        self._wake.set()
-        if self._writer is None and code is not None:
-            # Kept as the writer so wait_closed() awaits it and it is not collected early.
-            self._writer = asyncio.ensure_future(
+        if self._held is not None:
+            self._held.clear()
+        if code is not None:
+            # Kept so wait_closed() can await it and it is not collected early.
+            self._closing = asyncio.ensure_future(
                 self._send({"type": "websocket.close", "code": code})
             )
 
     async def wait_closed(self) -> None:
-        if self._writer is not None:
+        if self._closing is not None:
             with contextlib.suppress(Exception):
-                await self._writer
+                await self._closing
 
 
 class SessionFanout:
@@ -114,10 +124,13 @@ class SessionFanout:
         self.hub = hub
         self.session_id = session_id
         self.viewers: set[ViewerConnection] = set()
+        self.live: list[ViewerConnection] = []
         self.delivered_seq: int | None = None  # None until initialised from the log
         self._pending: dict[int, str] = {}
+        self._outbox: deque[tuple[int | None, str]] = deque()
+        self._pump_wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
         self._gap_task: asyncio.Task[None] | None = None
-        self._heartbeat_task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
 
     async def start(self) -> None:
@@ -126,14 +139,15 @@ class SessionFanout:
         self.delivered_seq = last
         self._drain_pending()
         self._ready.set()
-        self._heartbeat_task = asyncio.get_running_loop().create_task(self._heartbeat_loop())
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._pump()), loop.create_task(self._heartbeat_loop())]
 
     async def ready(self) -> None:
         await self._ready.wait()
 
     def stop(self) -> None:
-        if self._heartbeat_task:
-            self._heartbeat_task.cancel()
+        for task in self._tasks:
+            task.cancel()
         if self._gap_task:
             self._gap_task.cancel()
 
@@ -152,19 +166,58 @@ class SessionFanout:
         self._pending[seq] = frame
         self._schedule_gap_fill()
 
-    def _broadcast(self, seq: int, frame: str) -> None:
-        self.delivered_seq = seq
+    def _broadcast(self, seq: int | None, frame: str) -> None:
+        if seq is not None:
+            self.delivered_seq = seq
         for viewer in tuple(self.viewers):
-            viewer.offer(frame)
-            if viewer.closed:
-                self.viewers.discard(viewer)
+            if viewer.held:
+                viewer.hold(seq, frame)
+                if viewer.closed:
+                    self.viewers.discard(viewer)
+        self._outbox.append((seq, frame))
+        self._pump_wake.set()
+
+    async def _pump(self) -> None:
+        """Write each frame to every live viewer, in order.
+
+        Per frame: one ASGI message dict and one encoded WebSocket frame, shared by all
+        viewers. Sockets whose server offers the pre-encoded path get the bytes directly
+        (no coroutine per viewer); the others get the ASGI message.
+        """
+        outbox = self._outbox
+        while True:
+            await self._pump_wake.wait()
+            self._pump_wake.clear()
+            while outbox:
+                seq, frame = outbox.popleft()
+                message = {"type": "websocket.send", "text": frame}
+                data = encode_text_frame(frame)
+                stale = False
+                for viewer in self.live:
+                    if viewer.closed:
+                        stale = True
+                        continue
+                    if seq is not None and seq <= viewer.last_seq:
+                        continue
+                    raw = viewer.raw
+                    if raw is None:
+                        await viewer.write(seq, message)
+                        stale = stale or viewer.closed
+                    elif raw(data):
+                        if seq is not None:
+                            viewer.last_seq = seq
+                    else:
+                        viewer.closed = True
+                        stale = True
+                if stale:
+                    self.live = [v for v in self.live if not v.closed]
 
     def _drain_pending(self) -> None:
         assert self.delivered_seq is not None
         pending = self._pending
         while pending:
-            for stale in [s for s in pending if s <= self.delivered_seq]:
-                del pending[stale]
+            for old in [s for s in pending if s <= self.delivered_seq]:
+                del pending[old]
             frame = pending.pop(self.delivered_seq + 1, None)
             if frame is None:
                 break
@@ -204,10 +257,7 @@ class SessionFanout:
                 if self.delivered_seq is not None and last > self.delivered_seq:
                     await self._fill_gap(upto=last)
                 frame = encode_frame("heartbeat", timezone.now(), {}, seq=self.delivered_seq or 0)
-                for viewer in tuple(self.viewers):
-                    viewer.offer(frame)
-                    if viewer.closed:
-                        self.viewers.discard(viewer)
+                self._broadcast(None, frame)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -215,11 +265,11 @@ class SessionFanout:
 
     # -- viewers -------------------------------------------------------------------------
     async def attach(self, viewer: ViewerConnection, since: int | None) -> None:
-        """Register a viewer, send what it missed (or a snapshot), then release it live.
+        """Register a viewer, send what it missed (or a snapshot), then make it live.
 
-        The viewer is registered *before* the log is read, so no event can fall between
-        the replay and the live stream; frames it already got from the replay are not
-        queued twice because the floor is taken at registration.
+        The viewer is registered (held) *before* the log is read, so no event can fall
+        between the replay and the live stream; events both replayed and held are sent
+        once, because every write skips seqs the viewer already has.
         """
         await self.ready()
         floor = self.delivered_seq or 0
@@ -231,13 +281,19 @@ class SessionFanout:
             if len(replay) != floor - since:
                 replay = None  # part of the log is gone: resync with a snapshot
         if replay is None:
-            await viewer.send_now(await _snapshot_frame(self.session_id, floor))
+            await viewer.send_text(None, await _snapshot_frame(self.session_id, floor))
+            viewer.last_seq = floor
         else:
-            for _, frame in replay:
-                await viewer.send_now(frame)
-        viewer.release()
+            viewer.last_seq = since if since is not None else floor
+            for seq, frame in replay:
+                await viewer.send_text(seq, frame)
+        await viewer.release()
+        if not viewer.closed:
+            self.live.append(viewer)
 
     def detach(self, viewer: ViewerConnection) -> None:
+        """Forget a viewer. It stays in ``live`` (closed) until the pump's next pass drops
+        it: mutating the list while the pump walks it could skip another viewer."""
         self.viewers.discard(viewer)
         viewer.close()
         if not self.viewers:

@@ -16,6 +16,7 @@ from django.conf import settings
 
 from hub import protocol
 from hub.realtime.fanout import ViewerConnection, local_hub
+from hub.realtime.wsframe import PREBUILT_FRAMES
 
 
 @database_sync_to_async
@@ -47,7 +48,8 @@ async def viewer_stream(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await send({"type": "websocket.close", "code": protocol.CLOSE_UNKNOWN_SESSION})
         return
     fanout = await local_hub.fanout(session_id)
-    viewer = ViewerConnection(send, settings.HUB_VIEWER_QUEUE_LIMIT)
+    raw = (scope.get("extensions") or {}).get(PREBUILT_FRAMES)
+    viewer = ViewerConnection(send, settings.HUB_VIEWER_QUEUE_LIMIT, raw=raw)
     attach = asyncio.ensure_future(fanout.attach(viewer, _since(scope)))
     try:
         while True:

@@ -61,3 +61,69 @@ async def test_a_socket_under_the_bound_gets_its_frame(server: Any) -> None:
     await server.handle_reply(fine, {"type": "websocket.send", "text": "frame"})
     assert fine.closed_with is None
     assert fine.replies == [{"type": "websocket.send", "text": "frame"}]
+
+
+class FakeSocket:
+    def __init__(self, accepts: int | None) -> None:
+        self.accepts = accepts
+        self.sent: list[bytes] = []
+
+    def send(self, data: bytes) -> int:
+        if self.accepts == 0:
+            raise BlockingIOError
+        taken = data if self.accepts is None else data[: self.accepts]
+        self.sent.append(taken)
+        return len(taken)
+
+
+class WritingTransport(FakeTransport):
+    def __init__(self, buffered: int, accepts: int | None) -> None:
+        super().__init__(buffered)
+        self.socket = FakeSocket(accepts)
+        self.written: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+
+def _open(server: Any, transport: WritingTransport) -> RecordingProtocol:
+    protocol = RecordingProtocol(transport)  # type: ignore[arg-type]
+    protocol.state = protocol.STATE_OPEN
+    server.connections[protocol] = {}
+    return protocol
+
+
+def test_prebuilt_frame_goes_straight_to_an_idle_socket(server: Any) -> None:
+    protocol = _open(server, WritingTransport(0, accepts=None))
+    assert server.write_prebuilt(protocol, b"frame") is True
+    assert protocol.transport.socket.sent == [b"frame"] and protocol.transport.written == []
+
+
+def test_the_unsent_rest_of_a_frame_is_buffered_in_order(server: Any) -> None:
+    protocol = _open(server, WritingTransport(0, accepts=2))
+    assert server.write_prebuilt(protocol, b"frame") is True
+    assert protocol.transport.socket.sent == [b"fr"]
+    assert protocol.transport.written == [b"ame"]
+    full = _open(server, WritingTransport(0, accepts=0))
+    assert server.write_prebuilt(full, b"frame") is True
+    assert full.transport.written == [b"frame"]
+
+
+def test_with_data_already_buffered_the_frame_queues_behind_it(server: Any) -> None:
+    protocol = _open(server, WritingTransport(100, accepts=None))
+    assert server.write_prebuilt(protocol, b"frame") is True
+    assert protocol.transport.socket.sent == [] and protocol.transport.written == [b"frame"]
+
+
+def test_prebuilt_frame_over_the_bound_closes_the_socket_to_resync(server: Any) -> None:
+    protocol = _open(server, WritingTransport(5000, accepts=None))
+    assert server.write_prebuilt(protocol, b"frame") is False
+    assert protocol.closed_with == hub_protocol.CLOSE_TOO_SLOW_RESYNC
+    assert protocol.transport.written == []
+
+
+def test_prebuilt_frame_to_a_closed_socket_is_refused(server: Any) -> None:
+    protocol = _open(server, WritingTransport(0, accepts=None))
+    protocol.state = protocol.STATE_CLOSED
+    assert server.write_prebuilt(protocol, b"frame") is False
+    assert protocol.transport.socket.sent == []

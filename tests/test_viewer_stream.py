@@ -3,7 +3,6 @@ fill from the log, heartbeats, and the bound on slow viewers."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from typing import Any

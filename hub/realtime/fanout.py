@@ -44,7 +44,7 @@ RawWriter = Callable[[bytes], bool]
 class ViewerConnection:
     """One viewer socket. ``last_seq`` is the newest stored event it has been sent."""
 
-    __slots__ = ("_send", "raw", "_held", "_limit", "closed", "close_code", "last_seq", "_closing")
+    __slots__ = ("_closing", "_held", "_limit", "_send", "close_code", "closed", "last_seq", "raw")
 
     def __init__(self, send: Send, limit: int, raw: RawWriter | None = None) -> None:
         self._send = send

@@ -97,7 +97,14 @@ TEMPLATES = [
 ]
 
 DATABASE_URL = env_str("HUB_DATABASE_URL") or f"sqlite:///{VAR_DIR / 'hub.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+# Persistent connections: the viewer stream reads the database on every connect.
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL,
+        conn_max_age=env_int("HUB_DB_CONN_MAX_AGE", 60, minimum=0),
+        conn_health_checks=True,
+    )
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the viewer stream read while an action writes; the busy timeout makes
     # concurrent writers wait for the lock instead of failing at once.

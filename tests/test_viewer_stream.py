@@ -251,3 +251,31 @@ async def test_a_fast_viewer_is_not_held_back_by_a_slow_one(
         assert (await frame(fast))["seq"] == start + i + 1
     await slow.disconnect()
     await fast.disconnect()
+
+
+async def test_viewers_connecting_together_share_one_snapshot(
+    approve: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, live_session: Any
+) -> None:
+    from hub.realtime import fanout as fanout_module
+
+    await approve("快照共享测试问题")
+    built: list[int] = []
+    real = fanout_module._snapshot_frame
+
+    async def counting(session_id: int, seq: int) -> str:
+        built.append(seq)
+        return str(await real(session_id, seq))
+
+    monkeypatch.setattr(fanout_module, "_snapshot_frame", counting)
+    viewers = [await viewer() for _ in range(5)]
+    snapshots = [await frame(v) for v in viewers]
+    assert len({json.dumps(s) for s in snapshots}) == 1
+    assert len(built) == 1
+    await approve("之后的新问题使快照失效")
+    for v in viewers:
+        await frame(v)
+    late = await viewer()
+    assert (await frame(late))["seq"] == snapshots[0]["seq"] + 1
+    assert len(built) == 2
+    for v in [*viewers, late]:
+        await v.disconnect()

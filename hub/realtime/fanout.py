@@ -132,6 +132,9 @@ class SessionFanout:
         self._tasks: list[asyncio.Task[None]] = []
         self._gap_task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        #: (seq, task building the encoded snapshot at that seq), shared by the viewers
+        #: that connect while nothing changes: a reconnect storm builds it once.
+        self._snapshot: tuple[int, asyncio.Future[str]] | None = None
 
     async def start(self) -> None:
         last = await _last_seq(self.session_id)
@@ -281,7 +284,7 @@ class SessionFanout:
             if len(replay) != floor - since:
                 replay = None  # part of the log is gone: resync with a snapshot
         if replay is None:
-            await viewer.send_text(None, await _snapshot_frame(self.session_id, floor))
+            await viewer.send_text(None, await self._snapshot_at(floor))
             viewer.last_seq = floor
         else:
             viewer.last_seq = since if since is not None else floor
@@ -290,6 +293,17 @@ class SessionFanout:
         await viewer.release()
         if not viewer.closed:
             self.live.append(viewer)
+
+    async def _snapshot_at(self, floor: int) -> str:
+        cached = self._snapshot
+        if (
+            cached is None
+            or cached[0] != floor
+            or (cached[1].done() and cached[1].exception() is not None)
+        ):
+            future = asyncio.ensure_future(_snapshot_frame(self.session_id, floor))
+            self._snapshot = cached = (floor, future)
+        return await asyncio.shield(cached[1])
 
     def detach(self, viewer: ViewerConnection) -> None:
         """Forget a viewer. It stays in ``live`` (closed) until the pump's next pass drops

@@ -21,6 +21,7 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from ninja import Field, NinjaAPI, Schema
 from ninja.errors import HttpError, Throttled, ValidationError
+from ninja.renderers import JSONRenderer
 from ninja.throttling import BaseThrottle, SimpleRateThrottle
 
 from hub import protocol
@@ -34,7 +35,16 @@ from hub.presenters import public_question, session_info
 from hub.queries import public_questions
 from hub.roles import roles_of
 
+
+class UnicodeJSONRenderer(JSONRenderer):
+    """UTF-8 JSON: Chinese text stays readable in responses and logs."""
+
+    json_dumps_params = {"ensure_ascii": False}
+    charset = "utf-8"
+
+
 api = NinjaAPI(
+    renderer=UnicodeJSONRenderer(),
     title="Government live interaction hub",
     version="1.0",
     description="Questions in from every channel, one moderated queue, answers out live. "

@@ -30,6 +30,7 @@ from hub.models import (
     SessionStatus,
 )
 from hub.roles import Role
+from moderation.models import ScreeningAction, ScreeningCategory
 
 LOGIN_URL = "frontend:login"
 
@@ -55,6 +56,18 @@ def js_strings() -> dict[str, Any]:
         "statuses": _choices(SessionStatus),
         "kinds": _choices(SessionKind),
         "reasons": _choices(RejectionReason),
+        "flag_categories": _choices(ScreeningCategory),
+        "flag_actions": _choices(ScreeningAction),
+        "flag_kinds": {
+            "lexicon": _("lexicon word"),
+            "mobile": _("mobile number"),
+            "id_number": _("ID number"),
+            "bank_card": _("bank card number"),
+            "link": _("link"),
+            "flood": _("too many questions from one asker"),
+            "repeat": _("same text again from one asker"),
+        },
+        "held": _("Held by screening: review before approving"),
         # How a question's state reads to the public.
         "viewer_states": {
             "approved": _("Waiting"),

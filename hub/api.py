@@ -305,13 +305,20 @@ def ask_question(request: HttpRequest, slug: str, body: QuestionIn) -> Any:
     )
     question = result.question
     status = 201 if result.created else 200
+    if question.state == "rejected":
+        message = _(
+            "Your question was received but cannot be published: %(reason)s. "
+            "It is kept on record and the citizen observers can see why."
+        ) % {"reason": question.get_rejection_reason_display()}
+    elif body.private:
+        message = _("Thank you. Your question will be handled without being published.")
+    else:
+        message = _("Thank you. Your question will appear once the host has reviewed it.")
     return status, {
         "id": question.pk,
         "state": question.state,
         "duplicate": not result.created,
-        "message": _("Thank you. Your question will appear once the host has reviewed it.")
-        if not body.private
-        else _("Thank you. Your question will be handled without being published."),
+        "message": message,
     }
 
 

@@ -165,6 +165,11 @@ class Question(models.Model):
     published_at = models.DateTimeField(null=True, blank=True)
     rejection_reason = models.CharField(max_length=20, choices=RejectionReason.choices, blank=True)
     rejection_note = models.TextField(blank=True)
+    screening_flags = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_("What screening found: category, action, kind, masked match"),
+    )
     submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

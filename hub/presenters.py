@@ -6,6 +6,7 @@ import re
 
 from hub import protocol
 from hub.models import LiveSession, Question, QuestionState
+from moderation.screening import mask_personal_data
 
 _PHONE_DIGITS = re.compile(r"\D")
 
@@ -87,7 +88,7 @@ def staff_question(question: Question) -> protocol.StaffQuestion:
     return protocol.StaffQuestion(
         id=question.pk,
         text=question.text,
-        original_text=question.original_text,
+        original_text=mask_personal_data(question.original_text),
         channel=question.channel,  # type: ignore[arg-type]
         asker=display_asker(question),
         contact=mask_contact(question.contact),
@@ -101,4 +102,7 @@ def staff_question(question: Question) -> protocol.StaffQuestion:
         rejection_note=question.rejection_note,
         submitted_by=question.submitted_by.get_username() if question.submitted_by else "",
         answer=_answer(question),
+        flags=[protocol.ScreeningFlag(**flag) for flag in question.screening_flags or []],
+        held=question.state == QuestionState.PENDING
+        and any(flag.get("action") == "hold" for flag in question.screening_flags or []),
     )

@@ -64,8 +64,19 @@ class PublicQuestion(_Strict):
     answer: AnswerInfo | None
 
 
+class ScreeningFlag(_Strict):
+    """What screening found. ``match`` is the masked form for personal data."""
+
+    category: Literal["abuse", "personal_data", "illegal", "spam"]
+    action: Literal["hold", "reject", "mask"]
+    kind: Literal["lexicon", "mobile", "id_number", "bank_card", "link", "flood", "repeat"]
+    match: str
+
+
 class StaffQuestion(_Strict):
-    """A question as the console sees it. ``contact`` is masked (138****5678)."""
+    """A question as the console sees it. ``contact`` is masked (138****5678), and so is
+    personal data in ``original_text``: the raw text is for the staff role (admin) only.
+    ``held`` means screening asks the host to look before approving."""
 
     id: int
     text: str
@@ -93,6 +104,8 @@ class StaffQuestion(_Strict):
     rejection_note: str
     submitted_by: str
     answer: AnswerInfo | None
+    flags: list[ScreeningFlag]
+    held: bool
 
 
 class ChannelCounts(_Strict):

@@ -200,3 +200,5 @@ HUB_SERVE_STATIC = env_bool("HUB_SERVE_STATIC", not PRODUCTION)
 # the API then uses that address as is (a client cannot spoof its rate-limit key).
 HUB_PROXY_HEADERS = env_bool("HUB_PROXY_HEADERS", False)
 NINJA_NUM_PROXIES = 0
+HUB_FLOOD_MAX_QUESTIONS = env_int("HUB_FLOOD_MAX_QUESTIONS", 5, minimum=1)
+HUB_FLOOD_WINDOW_SECONDS = env_int("HUB_FLOOD_WINDOW_SECONDS", 600, minimum=1)

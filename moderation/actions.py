@@ -91,6 +91,7 @@ def _transition(
     reason: str = "",
     note: str = "",
     fields: tuple[str, ...] = (),
+    system_label: str = "system",
 ) -> str:
     from_state = question.state
     question.state = to_state
@@ -105,6 +106,7 @@ def _transition(
         to_state=to_state,
         reason=reason,
         note=note,
+        system_label=system_label,
     )
     return from_state
 
@@ -122,10 +124,48 @@ def do_screen_question(question_id: int, *, now: datetime | None = None) -> Ques
 
 
 def apply_screening(question: Question, now: datetime) -> None:
-    """received → pending, inside the caller's transaction (intake stores and screens in
-    one commit, so a question is never left half-taken)."""
+    """received → pending (held for review when screening flags it) or → rejected with
+    the recorded reason, inside the caller's transaction: intake stores and screens in one
+    commit, so a question is never left half-taken. Nothing is dropped: a rejected
+    question stays, with its flags, for the observers and the host to see."""
+    from moderation.screening import screen
+
     _guard_state(question, frozenset({S.RECEIVED}), "screen")
-    _transition(question, S.PENDING, None, "screen", now)
+    result = screen(
+        question.text,
+        session_id=question.session_id,
+        asker_ref=question.asker_ref,
+        exclude_question=question.pk,
+        now=now,
+    )
+    question.text = result.text
+    question.screening_flags = [flag.as_dict() for flag in result.flags]
+    summary = "; ".join(f"{f.category}/{f.kind}:{f.match}" for f in result.flags)
+    if result.rejecting is not None:
+        question.rejection_reason = result.rejection_reason
+        question.rejection_note = summary
+        _transition(
+            question,
+            S.REJECTED,
+            None,
+            "screen",
+            now,
+            reason=result.rejection_reason,
+            note=summary,
+            system_label="screening",
+            fields=("text", "screening_flags", "rejection_reason", "rejection_note"),
+        )
+    else:
+        _transition(
+            question,
+            S.PENDING,
+            None,
+            "screen",
+            now,
+            note=summary,
+            system_label="screening",
+            fields=("text", "screening_flags"),
+        )
     publish_staff_question(question, now)
 
 

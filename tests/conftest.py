@@ -100,8 +100,22 @@ def _no_background_coalescer() -> Iterator[None]:
 def _clear_cache() -> Iterator[None]:
     from django.core.cache import cache
 
+    import moderation.screening
+
     cache.clear()
+    moderation.screening._automaton = None  # a flushed database must not match old words
     yield
+
+
+@pytest.fixture
+def lexicon(db: Any) -> None:
+    """The starter lexicon (transactional tests flush the data migration's rows)."""
+    from moderation.lexicon_seed import seed
+    from moderation.models import CategoryPolicy, LexiconEntry
+    from moderation.screening import bump_lexicon_version
+
+    seed(CategoryPolicy, LexiconEntry)
+    bump_lexicon_version()
 
 
 # --- people and sessions -------------------------------------------------------------------

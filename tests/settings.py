@@ -30,3 +30,7 @@ HUB_WEB_RATE_PER_IP = "1000/m"
 # or two terminals) never drop each other's database.
 if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": f"test_hub_{os.getpid()}"}  # noqa: F405
+
+# Connections opened by worker threads must not outlive a test, or the test database
+# cannot be dropped at the end of the run.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

@@ -64,7 +64,7 @@ def test_question_goes_from_intake_to_answered_with_an_audit_row_per_step(
     )
     assert trail == [
         ("intake", "", "received", "intake:web"),
-        ("screen", "received", "pending", "system"),
+        ("screen", "received", "pending", "screening"),
         ("approve", "pending", "approved", "host"),
         ("queue", "approved", "queued", "host"),
         ("on_air", "queued", "on_air", "host"),

@@ -1,0 +1,73 @@
+"""Screening configuration: the lexicon and the action taken for each category.
+
+Both are edited by staff in the admin. Any change bumps a version in the cache, so every
+process rebuilds its matching automaton on its next screening (see moderation.screening).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class ScreeningCategory(models.TextChoices):
+    ABUSE = "abuse", _("Abuse")
+    PERSONAL_DATA = "personal_data", _("Personal data")
+    ILLEGAL = "illegal", _("Illegal content")
+    SPAM = "spam", _("Advertising / spam")
+
+
+class ScreeningAction(models.TextChoices):
+    HOLD = "hold", _("Hold for review")
+    REJECT = "reject", _("Reject automatically")
+    MASK = "mask", _("Mask the words")
+
+
+#: The rejection reason recorded when a category's action is "reject".
+CATEGORY_REASONS = {
+    ScreeningCategory.ABUSE: "abusive",
+    ScreeningCategory.PERSONAL_DATA: "personal_data",
+    ScreeningCategory.ILLEGAL: "illegal",
+    ScreeningCategory.SPAM: "advertising",
+}
+
+DEFAULT_ACTIONS = {
+    ScreeningCategory.ABUSE: ScreeningAction.HOLD,
+    ScreeningCategory.PERSONAL_DATA: ScreeningAction.MASK,
+    ScreeningCategory.ILLEGAL: ScreeningAction.REJECT,
+    ScreeningCategory.SPAM: ScreeningAction.HOLD,
+}
+
+
+class CategoryPolicy(models.Model):
+    category = models.CharField(
+        _("category"), max_length=20, choices=ScreeningCategory.choices, unique=True
+    )
+    action = models.CharField(_("action"), max_length=10, choices=ScreeningAction.choices)
+
+    class Meta:
+        verbose_name = _("screening policy")
+        verbose_name_plural = _("screening policies")
+
+    def __str__(self) -> str:
+        return f"{self.get_category_display()}: {self.get_action_display()}"
+
+
+class LexiconEntry(models.Model):
+    term = models.CharField(_("term"), max_length=60, unique=True)
+    category = models.CharField(_("category"), max_length=20, choices=ScreeningCategory.choices)
+    active = models.BooleanField(_("active"), default=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["category", "term"]
+        verbose_name = _("lexicon entry")
+        verbose_name_plural = _("lexicon")
+
+    def __str__(self) -> str:
+        return self.term

@@ -160,6 +160,7 @@ def js_strings() -> dict[str, Any]:
         "not_possible": _("Cannot {action}: the question is {state}."),
         "note_required": _("Please add a note for “Other”."),
         "total": _("Total"),
+        "not_accepted_by_reason": _("Not accepted, by reason"),
         "position": _("No. {n}"),
         "channel": _("Channel"),
         "col_review": _("To review"),

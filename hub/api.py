@@ -271,6 +271,21 @@ def list_public_questions(request: HttpRequest, slug: str) -> Any:
     return {"items": items, "count": len(items)}
 
 
+@api.get(
+    "/sessions/{slug}/record",
+    response={200: protocol.ModerationRecord, 404: ErrorOut},
+    tags=["questions"],
+)
+def session_record(request: HttpRequest, slug: str) -> Any:
+    """The open moderation record: per channel, how many questions were received,
+    approved, rejected (by reason), answered live, deferred and left unanswered. No
+    question disappears without a trace."""
+    from moderation.record import moderation_record
+
+    session = get_object_or_404(LiveSession, slug=slug)
+    return moderation_record(session.pk)
+
+
 @api.post(
     "/sessions/{slug}/questions",
     response={

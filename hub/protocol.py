@@ -116,6 +116,24 @@ class ChannelCounts(_Strict):
     by_channel_state: dict[str, dict[str, int]]
 
 
+class RecordRow(_Strict):
+    """One line of the open moderation record (see moderation.record for definitions)."""
+
+    received: int
+    approved: int
+    rejected: dict[str, int]
+    rejected_total: int
+    answered: int
+    deferred: int
+    unanswered: int
+    pending: int
+
+
+class ModerationRecord(_Strict):
+    by_channel: dict[str, RecordRow]
+    total: RecordRow
+
+
 # --- Viewer events --------------------------------------------------------------------
 
 

@@ -94,6 +94,11 @@ def test_host_approves_and_the_viewer_page_shows_it_live(
     viewer.get_by_test_id("question-list").get_by_text("下月起试点延长至晚上八点").wait_for(
         timeout=10_000
     )
+    # The open record counts it too (it refreshes every 15 s; reload to read it now).
+    viewer.reload()
+    answered = viewer.get_by_test_id("record-total-answered")
+    answered.wait_for(timeout=10_000)
+    assert int(answered.inner_text()) >= 1
     viewer.screenshot(path=str(tmp_path / "viewer.png"), full_page=True)
     for page in (viewer, host, leader):
         page.context.close()

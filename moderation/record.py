@@ -14,27 +14,36 @@ the rejected questions and their reasons on the console. Definitions:
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass, field
+
 from django.db.models import Count
 
 from hub import protocol
 from hub.models import AuditEntry, Channel, Question, QuestionState
 
+COUNTED = ("received", "approved", "answered", "deferred", "unanswered", "pending")
 
-def _empty() -> dict[str, object]:
-    return {
-        "received": 0,
-        "approved": 0,
-        "rejected": {},
-        "rejected_total": 0,
-        "answered": 0,
-        "deferred": 0,
-        "unanswered": 0,
-        "pending": 0,
-    }
+
+@dataclass
+class _Row:
+    counts: Counter[str] = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)
+
+    def add(self, other: _Row) -> None:
+        self.counts.update(other.counts)
+        self.rejected.update(other.rejected)
+
+    def out(self) -> protocol.RecordRow:
+        return protocol.RecordRow(
+            **{key: self.counts[key] for key in COUNTED},
+            rejected=dict(self.rejected),
+            rejected_total=sum(self.rejected.values()),
+        )
 
 
 def moderation_record(session_id: int) -> protocol.ModerationRecord:
-    rows: dict[str, dict[str, object]] = {channel: _empty() for channel in Channel.values}
+    rows = {channel: _Row() for channel in Channel.values}
     by_state = (
         Question.objects.filter(session_id=session_id)
         .values_list("channel", "state", "rejection_reason")
@@ -43,18 +52,15 @@ def moderation_record(session_id: int) -> protocol.ModerationRecord:
     )
     for channel, state, reason, n in by_state:
         row = rows[channel]
-        row["received"] = int(row["received"]) + n  # type: ignore[call-overload]
+        row.counts["received"] += n
         if state == QuestionState.REJECTED:
-            rejected = row["rejected"]
-            assert isinstance(rejected, dict)
-            rejected[reason or "other"] = rejected.get(reason or "other", 0) + n
-            row["rejected_total"] = int(row["rejected_total"]) + n  # type: ignore[call-overload]
+            row.rejected[reason or "other"] += n
         elif state == QuestionState.ANSWERED:
-            row["answered"] = int(row["answered"]) + n  # type: ignore[call-overload]
+            row.counts["answered"] += n
         elif state == QuestionState.UNANSWERED:
-            row["unanswered"] = int(row["unanswered"]) + n  # type: ignore[call-overload]
+            row.counts["unanswered"] += n
         elif state in (QuestionState.RECEIVED, QuestionState.PENDING):
-            row["pending"] = int(row["pending"]) + n  # type: ignore[call-overload]
+            row.counts["pending"] += n
     for action, key in (("approve", "approved"), ("defer", "deferred")):
         ever = (
             AuditEntry.objects.filter(session_id=session_id, action=action)
@@ -63,24 +69,10 @@ def moderation_record(session_id: int) -> protocol.ModerationRecord:
             .order_by()
         )
         for channel, n in ever:
-            rows[channel][key] = n
-    channels = {c: protocol.RecordRow.model_validate(r) for c, r in rows.items()}
-    total = _empty()
-    for row in channels.values():
-        for field in (
-            "received",
-            "approved",
-            "rejected_total",
-            "answered",
-            "deferred",
-            "unanswered",
-            "pending",
-        ):
-            total[field] = int(total[field]) + getattr(row, field)  # type: ignore[call-overload]
-        rejected = total["rejected"]
-        assert isinstance(rejected, dict)
-        for reason, n in row.rejected.items():
-            rejected[reason] = rejected.get(reason, 0) + n
+            rows[channel].counts[key] = n
+    total = _Row()
+    for row in rows.values():
+        total.add(row)
     return protocol.ModerationRecord(
-        by_channel=channels, total=protocol.RecordRow.model_validate(total)
+        by_channel={channel: row.out() for channel, row in rows.items()}, total=total.out()
     )

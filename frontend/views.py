@@ -86,6 +86,7 @@ def js_strings() -> dict[str, Any]:
             "on_air": _("Put on air"),
             "off_air": _("Take off air"),
             "defer": _("Defer"),
+            "flag": _("Flag as passed over"),
             "live_answer": _("Live answer"),
             "answered": _("Mark answered"),
             "submit_call": _("Submit call"),
@@ -161,6 +162,12 @@ def js_strings() -> dict[str, Any]:
         "note_required": _("Please add a note for “Other”."),
         "total": _("Total"),
         "not_accepted_by_reason": _("Not accepted, by reason"),
+        "priority": _("Priority"),
+        "priority_help": _(
+            "3·ln(1+supports) + 4·ln(1+other askers) + channel weight + 2·observer flags "
+            "+ waiting time (up to 1 for 30 minutes)"
+        ),
+        "observer_flags_n": _("Flagged by observers: {count}"),
         "position": _("No. {n}"),
         "channel": _("Channel"),
         "col_review": _("To review"),

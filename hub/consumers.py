@@ -55,6 +55,9 @@ def _run_command(user: Any, session_id: int, command: Any) -> dict[str, Any]:
             user, session_id, command.question, command.summary
         ),
         "set_status": lambda: do_set_session_status(user, session_id, command.status),
+        "flag": lambda: moderation.do_flag_question(
+            user, session_id, command.question, command.note
+        ),
         "submit_call": lambda: do_intake_question(
             IntakeItem(
                 session_id=session_id,

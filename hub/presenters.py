@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 
+from django.utils import timezone
+
 from hub import protocol
 from hub.models import LiveSession, Question, QuestionState
+from moderation.priority import priority_score
 from moderation.screening import mask_personal_data
 
 _PHONE_DIGITS = re.compile(r"\D")
@@ -85,6 +88,13 @@ def public_question(question: Question) -> protocol.PublicQuestion:
 
 
 def staff_question(question: Question) -> protocol.StaffQuestion:
+    """The console's view. Querysets for many questions should annotate
+    ``observer_flag_count`` (see hub.queries.staff_questions) to avoid a query each."""
+    observer_flags = getattr(question, "observer_flag_count", None)
+    if observer_flags is None:
+        from moderation.models import ObserverFlag
+
+        observer_flags = ObserverFlag.objects.filter(question_id=question.pk).count()
     return protocol.StaffQuestion(
         id=question.pk,
         text=question.text,
@@ -105,4 +115,13 @@ def staff_question(question: Question) -> protocol.StaffQuestion:
         flags=[protocol.ScreeningFlag(**flag) for flag in question.screening_flags or []],
         held=question.state == QuestionState.PENDING
         and any(flag.get("action") == "hold" for flag in question.screening_flags or []),
+        observer_flags=observer_flags,
+        priority=priority_score(
+            supports=question.supports,
+            other_askers=0,
+            channel=question.channel,
+            observer_flags=observer_flags,
+            received_at=question.received_at,
+            now=timezone.now(),
+        ),
     )

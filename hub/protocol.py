@@ -106,6 +106,8 @@ class StaffQuestion(_Strict):
     answer: AnswerInfo | None
     flags: list[ScreeningFlag]
     held: bool
+    observer_flags: int
+    priority: float
 
 
 class ChannelCounts(_Strict):
@@ -436,6 +438,14 @@ class SubmitCallCommand(_Command):
     private: bool = False
 
 
+class FlagCommand(_Command):
+    """An observer marks a question as deserving attention (raises its priority)."""
+
+    action: Literal["flag"]
+    question: int
+    note: str = Field(default="", max_length=500)
+
+
 class SessionStatusCommand(_Command):
     action: Literal["set_status"]
     status: Literal["collecting", "live", "ended"]
@@ -452,7 +462,8 @@ ConsoleCommand = Annotated[
     | LiveAnswerCommand
     | AnsweredCommand
     | SubmitCallCommand
-    | SessionStatusCommand,
+    | SessionStatusCommand
+    | FlagCommand,
     Field(discriminator="action"),
 ]
 console_command_adapter: TypeAdapter[Any] = TypeAdapter(ConsoleCommand)

@@ -29,8 +29,10 @@ def viewer_snapshot(session_id: int) -> protocol.SnapshotData:
 
 
 def staff_questions(session: LiveSession | int) -> QuerySet[Question]:
-    return Question.objects.filter(session=session).select_related(
-        "live_answer__answered_by", "submitted_by"
+    return (
+        Question.objects.filter(session=session)
+        .select_related("live_answer__answered_by", "submitted_by")
+        .annotate(observer_flag_count=Count("observer_flags"))
     )
 
 

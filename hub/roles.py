@@ -20,7 +20,8 @@ class Role(models.TextChoices):
     DEPARTMENT = "department", gettext_lazy("Department")
 
 
-#: Console actions each role may take. The observer may take none: it only watches.
+#: Console actions each role may take. The observer changes nothing; it may only flag a
+#: question it thinks is being passed over (a supervisory note that raises its priority).
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.HOST: frozenset(
         {
@@ -35,11 +36,13 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "answered",
             "submit_call",
             "set_status",
+            "flag",
         }
     ),
     Role.LEADER: frozenset({"live_answer", "answered"}),
     Role.SCREENER: frozenset({"submit_call"}),
-    Role.OBSERVER: frozenset(),
+    # Observers supervise: they may flag a question as passed over, and change nothing.
+    Role.OBSERVER: frozenset({"flag"}),
     Role.STAFF: frozenset(),
     Role.DEPARTMENT: frozenset(),
 }

@@ -506,3 +506,43 @@ def do_defer_question(
             record_public_event(session, "question_deferred", public_question(question), now)
         publish_staff_question(question, now)
     return question
+
+
+# --- observer flags -------------------------------------------------------------------
+
+
+def check_flag_question(actor: Any, question: Question) -> None:
+    require_permission(actor, "flag")
+    if question.state in (S.REJECTED, S.ANSWERED, S.UNANSWERED):
+        raise IllegalTransition(
+            _("Question #%(id)s is closed; there is nothing to flag") % {"id": question.pk},
+            code="closed",
+        )
+
+
+def do_flag_question(
+    actor: Any, session_id: int, question_id: int, note: str = "", *, now: datetime | None = None
+) -> Question:
+    """An observer (or host) flags a question as passed over. Once per person and question;
+    flagging again only updates the note. No state changes; the audit records it."""
+    from moderation.models import ObserverFlag
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        _, question = lock_question(session_id, question_id)
+        check_flag_question(actor, question)
+        ObserverFlag.objects.update_or_create(
+            question=question, observer=actor, defaults={"note": note.strip(), "created_at": now}
+        )
+        write_audit(
+            session_id=session_id,
+            question=question,
+            actor=actor,
+            action="flag",
+            now=now,
+            from_state=question.state,
+            to_state=question.state,
+            note=note.strip(),
+        )
+        publish_staff_question(question, now)
+    return question

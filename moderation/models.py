@@ -71,3 +71,27 @@ class LexiconEntry(models.Model):
 
     def __str__(self) -> str:
         return self.term
+
+
+class ObserverFlag(models.Model):
+    """A citizen observer's note that a question deserves attention. It changes no state;
+    it raises the question's priority and is visible on every console."""
+
+    question = models.ForeignKey(
+        "hub.Question", on_delete=models.CASCADE, related_name="observer_flags"
+    )
+    observer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    note = models.CharField(_("note"), max_length=500, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["question", "observer"], name="observer_flag_once")
+        ]
+        verbose_name = _("observer flag")
+        verbose_name_plural = _("observer flags")
+
+    def __str__(self) -> str:
+        return f"{self.observer_id} → #{self.question_id}"

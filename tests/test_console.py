@@ -78,7 +78,7 @@ async def test_observer_sees_rejected_questions_with_reasons_but_can_change_noth
     c = await open_console(users["observer"])
     hello, snapshot = await hello_and_snapshot(c)
     assert hello["data"]["roles"] == ["observer"]
-    assert hello["data"]["permissions"] == []
+    assert hello["data"]["permissions"] == ["flag"]  # a supervisory note, no state change
     [seen] = snapshot["data"]["questions"]
     assert (seen["state"], seen["rejection_reason"], seen["rejection_note"]) == (
         "rejected",

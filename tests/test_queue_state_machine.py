@@ -367,3 +367,19 @@ def test_session_moves_only_forward(host: Any, make_session: Callable[..., Any])
         do_go_live(host, session.pk)
     session.refresh_from_db()
     assert session.status == "ended" and session.started_at and session.ended_at
+
+
+def test_observer_flags_a_question_which_raises_its_priority_and_changes_no_state(
+    users: dict[str, Any], ask: Callable[..., Question], frames: Any
+) -> None:
+    question = ask("一直没人回应的问题")
+    before = [f for f in frames.console if f["type"] == "question"][-1]["data"]
+    m.do_flag_question(users["observer"], question.session_id, question.pk, "被忽略太久")
+    m.do_flag_question(users["observer"], question.session_id, question.pk, "仍被忽略")
+    after = [f for f in frames.console if f["type"] == "question"][-1]["data"]
+    assert after["observer_flags"] == 1 and after["state"] == "pending"
+    assert after["priority"] >= before["priority"] + 2
+    entry = AuditEntry.objects.filter(question=question, action="flag").last()
+    assert entry is not None and (entry.actor_label, entry.note) == ("observer", "仍被忽略")
+    with pytest.raises(ActionForbidden):
+        m.do_flag_question(users["leader"], question.session_id, question.pk)

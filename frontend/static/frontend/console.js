@@ -29,14 +29,16 @@ const OFFERED = {
   on_air: ['approved', 'queued'],
   off_air: ['on_air'],
   defer: ['pending', 'approved', 'queued'],
+  flag: ['pending', 'approved', 'queued', 'on_air', 'deferred'],
 };
 // Private questions are handled after the session, never queued or put on air.
 const PUBLIC_ONLY = new Set(['queue', 'on_air']);
 
 const TEST_ID = {
   approve: 'approve', reject: 'reject', queue: 'queue', on_air: 'onair', off_air: 'offair', defer: 'defer',
+  flag: 'flag',
 };
-const SHORTCUT = { approve: 'A', reject: 'R', queue: 'Q', on_air: 'O', off_air: 'O', defer: 'D' };
+const SHORTCUT = { approve: 'A', reject: 'R', queue: 'Q', on_air: 'O', off_air: 'O', defer: 'D', flag: 'F' };
 
 const els = {
   queue: byTestId('queue'),
@@ -45,6 +47,7 @@ const els = {
   filterChannel: byTestId('filter-channel'),
   filterState: byTestId('filter-state'),
   filterText: byTestId('filter-text'),
+  sortQueue: byTestId('sort-queue'),
   order: byTestId('run-order'),
   orderEmpty: byTestId('run-order-empty'),
   onAir: byTestId('console-on-air'),
@@ -109,6 +112,10 @@ function matches(q, channel, stateFilter, text) {
   return true;
 }
 
+function byPriority(a, b) {
+  return (b.priority || 0) - (a.priority || 0) || byReceived(a, b);
+}
+
 function byReceived(a, b) {
   return (Date.parse(a.received_at) || 0) - (Date.parse(b.received_at) || 0) || a.id - b.id;
 }
@@ -132,7 +139,7 @@ function actionButtons(q) {
   const busy = ui.busy.has(q.id);
   const notLive = sessionStatus() !== 'live';
   const buttons = [];
-  for (const action of ['approve', 'queue', 'on_air', 'off_air', 'defer', 'reject']) {
+  for (const action of ['approve', 'queue', 'on_air', 'off_air', 'defer', 'reject', 'flag']) {
     if (!offered(action, q)) continue;
     const blocked = action === 'on_air' && notLive;
     const cls = action === 'reject' ? 'button button-small button-danger-outline'
@@ -168,6 +175,9 @@ function renderQueueItem(q, selected) {
     q.contact ? h('span', { class: 'q-contact', 'data-testid': `contact-${q.id}` }, `${t('contact')}: ${q.contact}`) : null,
     q.submitted_by ? h('span', null, t('typed_by', { user: q.submitted_by })) : null,
     h('span', null, t('supports_n', { count: q.supports || 0 })),
+    h('span', { 'data-testid': `priority-${q.id}`, title: t('priority_help') }, `${t('priority')} ${Number(q.priority || 0).toFixed(1)}`),
+    q.observer_flags ? h('span', { class: 'q-observer-flags', 'data-testid': `observer-flags-${q.id}` },
+      t('observer_flags_n', { count: q.observer_flags })) : null,
   ].filter(Boolean);
   const metaNodes = [];
   meta.forEach((node, i) => {
@@ -205,7 +215,8 @@ function renderQueue() {
   const stateFilter = els.filterState.value;
   const text = els.filterText.value.trim();
   const all = [...client.questions.values()];
-  const list = all.filter((q) => matches(q, channel, stateFilter, text)).sort(byReceived);
+  const order = els.sortQueue && els.sortQueue.value === 'priority' ? byPriority : byReceived;
+  const list = all.filter((q) => matches(q, channel, stateFilter, text)).sort(order);
 
   // Keep a selection: if the selected question left the view, select its neighbour.
   const prevIndex = ui.visible.indexOf(ui.selected);
@@ -696,6 +707,7 @@ document.addEventListener('keydown', (event) => {
 
 for (const control of [els.filterChannel, els.filterState]) control.addEventListener('change', () => render());
 els.filterText.addEventListener('input', () => render());
+if (els.sortQueue) els.sortQueue.addEventListener('change', () => render());
 
 // --- Render ------------------------------------------------------------------------------
 

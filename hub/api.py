@@ -31,7 +31,7 @@ from hub.intake.channels import BatchOutcome, intake_hotline, intake_microblog
 from hub.intake.pipeline import IntakeItem, do_intake_question
 from hub.intake.signing import verify_signature
 from hub.models import Channel, LiveSession
-from hub.presenters import public_question, session_info
+from hub.presenters import member_sources, public_question, session_info
 from hub.queries import public_questions
 from hub.roles import roles_of
 
@@ -267,7 +267,9 @@ def get_session(request: HttpRequest, slug: str) -> Any:
 def list_public_questions(request: HttpRequest, slug: str) -> Any:
     """The questions viewers may see: published by a host, public, not withdrawn."""
     session = get_object_or_404(LiveSession, slug=slug)
-    items = [public_question(q) for q in public_questions(session)]
+    rows = list(public_questions(session))
+    members = member_sources([q.pk for q in rows])
+    items = [public_question(q, members.get(q.pk, {})) for q in rows]
     return {"items": items, "count": len(items)}
 
 

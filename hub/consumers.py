@@ -55,6 +55,10 @@ def _run_command(user: Any, session_id: int, command: Any) -> dict[str, Any]:
             user, session_id, command.question, command.summary
         ),
         "set_status": lambda: do_set_session_status(user, session_id, command.status),
+        "merge": lambda: moderation.do_merge_question(
+            user, session_id, command.question, command.into
+        ),
+        "unmerge": lambda: moderation.do_unmerge_question(user, session_id, command.question),
         "flag": lambda: moderation.do_flag_question(
             user, session_id, command.question, command.note
         ),

@@ -120,6 +120,7 @@ class QuestionState(models.TextChoices):
     ANSWERED = "answered", _("Answered")
     DEFERRED = "deferred", _("Deferred to follow-up")
     UNANSWERED = "unanswered", _("Unanswered")
+    MERGED = "merged", _("Merged into the same question")
 
 
 class RejectionReason(models.TextChoices):
@@ -165,6 +166,20 @@ class Question(models.Model):
     published_at = models.DateTimeField(null=True, blank=True)
     rejection_reason = models.CharField(max_length=20, choices=RejectionReason.choices, blank=True)
     rejection_note = models.TextField(blank=True)
+    merged_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="merged_members",
+        help_text=_("The canonical question this one was merged into (same question asked again)"),
+    )
+    merge_score = models.FloatField(null=True, blank=True)
+    similar = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_('Questions it resembles but was not merged into: [{"id": …, "score": …}]'),
+    )
     screening_flags = models.JSONField(
         default=list,
         blank=True,
@@ -209,7 +224,7 @@ class Question(models.Model):
         return (
             self.visibility == Visibility.PUBLIC
             and self.published_at is not None
-            and self.state != QuestionState.REJECTED
+            and self.state not in (QuestionState.REJECTED, QuestionState.MERGED)
         )
 
 

@@ -68,8 +68,35 @@ def display_asker(question: Question) -> str:
     return question.asker_name
 
 
-def public_question(question: Question) -> protocol.PublicQuestion:
-    """The viewer's view. Callers must only pass questions where ``is_public`` holds."""
+def member_sources(question_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Per canonical question: how many merged repeats came from each channel."""
+    from django.db.models import Count
+
+    result: dict[int, dict[str, int]] = {}
+    rows = (
+        Question.objects.filter(merged_into_id__in=question_ids, state=QuestionState.MERGED)
+        .values_list("merged_into_id", "channel")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for canonical, channel, n in rows:
+        result.setdefault(canonical, {})[channel] = n
+    return result
+
+
+def _sources(question: Question, members: dict[str, int] | None) -> dict[str, int]:
+    if members is None:
+        members = member_sources([question.pk]).get(question.pk, {})
+    sources = dict(members)
+    sources[question.channel] = sources.get(question.channel, 0) + 1
+    return sources
+
+
+def public_question(
+    question: Question, members: dict[str, int] | None = None
+) -> protocol.PublicQuestion:
+    """The viewer's view. Callers must only pass questions where ``is_public`` holds.
+    ``members`` (per-channel merged repeats) saves a query when the caller has it."""
     assert question.is_public and question.published_at is not None, question.pk
     state = question.state
     if state not in ("approved", "queued", "on_air", "answered", "deferred", "unanswered"):
@@ -84,10 +111,13 @@ def public_question(question: Question) -> protocol.PublicQuestion:
         received_at=question.received_at,
         published_at=question.published_at,
         answer=_answer(question),
+        askers=sum(_sources(question, members).values()),
     )
 
 
-def staff_question(question: Question) -> protocol.StaffQuestion:
+def staff_question(
+    question: Question, members: dict[str, int] | None = None
+) -> protocol.StaffQuestion:
     """The console's view. Querysets for many questions should annotate
     ``observer_flag_count`` (see hub.queries.staff_questions) to avoid a query each."""
     observer_flags = getattr(question, "observer_flag_count", None)
@@ -95,6 +125,8 @@ def staff_question(question: Question) -> protocol.StaffQuestion:
         from moderation.models import ObserverFlag
 
         observer_flags = ObserverFlag.objects.filter(question_id=question.pk).count()
+    sources = _sources(question, members)
+    askers = sum(sources.values())
     return protocol.StaffQuestion(
         id=question.pk,
         text=question.text,
@@ -118,10 +150,15 @@ def staff_question(question: Question) -> protocol.StaffQuestion:
         observer_flags=observer_flags,
         priority=priority_score(
             supports=question.supports,
-            other_askers=0,
+            other_askers=askers - 1,
             channel=question.channel,
             observer_flags=observer_flags,
             received_at=question.received_at,
             now=timezone.now(),
         ),
+        askers=askers,
+        sources=sources,
+        merged_into=question.merged_into_id,
+        merge_score=question.merge_score,
+        similar=[protocol.SimilarRef(**ref) for ref in question.similar or []],
     )

@@ -62,6 +62,7 @@ class PublicQuestion(_Strict):
     received_at: datetime
     published_at: datetime
     answer: AnswerInfo | None
+    askers: int = Field(ge=1, description="How many people asked it, merged repeats included")
 
 
 class ScreeningFlag(_Strict):
@@ -71,6 +72,11 @@ class ScreeningFlag(_Strict):
     action: Literal["hold", "reject", "mask"]
     kind: Literal["lexicon", "mobile", "id_number", "bank_card", "link", "flood", "repeat"]
     match: str
+
+
+class SimilarRef(_Strict):
+    id: int
+    score: float
 
 
 class StaffQuestion(_Strict):
@@ -95,6 +101,7 @@ class StaffQuestion(_Strict):
         "answered",
         "deferred",
         "unanswered",
+        "merged",
     ]
     supports: int
     received_at: datetime
@@ -108,6 +115,11 @@ class StaffQuestion(_Strict):
     held: bool
     observer_flags: int
     priority: float
+    askers: int
+    sources: dict[str, int]
+    merged_into: int | None
+    merge_score: float | None
+    similar: list[SimilarRef]
 
 
 class ChannelCounts(_Strict):
@@ -122,6 +134,7 @@ class RecordRow(_Strict):
     """One line of the open moderation record (see moderation.record for definitions)."""
 
     received: int
+    merged: int
     approved: int
     rejected: dict[str, int]
     rejected_total: int
@@ -151,6 +164,7 @@ class AnswerLive(_Strict):
 class SupportCount(_Strict):
     id: int
     supports: int
+    askers: int
 
 
 class SupportsData(_Strict):
@@ -438,6 +452,19 @@ class SubmitCallCommand(_Command):
     private: bool = False
 
 
+class MergeCommand(_Command):
+    """Merge a question into another that asks the same thing (undo with unmerge)."""
+
+    action: Literal["merge"]
+    question: int
+    into: int
+
+
+class UnmergeCommand(_Command):
+    action: Literal["unmerge"]
+    question: int
+
+
 class FlagCommand(_Command):
     """An observer marks a question as deserving attention (raises its priority)."""
 
@@ -463,7 +490,9 @@ ConsoleCommand = Annotated[
     | AnsweredCommand
     | SubmitCallCommand
     | SessionStatusCommand
-    | FlagCommand,
+    | FlagCommand
+    | MergeCommand
+    | UnmergeCommand,
     Field(discriminator="action"),
 ]
 console_command_adapter: TypeAdapter[Any] = TypeAdapter(ConsoleCommand)

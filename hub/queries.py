@@ -6,7 +6,7 @@ from django.db.models import Count, QuerySet
 
 from hub import protocol
 from hub.models import LiveSession, Question, QuestionState, Visibility
-from hub.presenters import public_question, session_info, staff_question
+from hub.presenters import member_sources, public_question, session_info, staff_question
 
 
 def public_questions(session: LiveSession | int) -> QuerySet[Question]:
@@ -15,7 +15,7 @@ def public_questions(session: LiveSession | int) -> QuerySet[Question]:
         Question.objects.filter(
             session=session, visibility=Visibility.PUBLIC, published_at__isnull=False
         )
-        .exclude(state=QuestionState.REJECTED)
+        .exclude(state__in=[QuestionState.REJECTED, QuestionState.MERGED])
         .select_related("live_answer__answered_by")
         .order_by("published_at", "id")
     )
@@ -23,7 +23,9 @@ def public_questions(session: LiveSession | int) -> QuerySet[Question]:
 
 def viewer_snapshot(session_id: int) -> protocol.SnapshotData:
     session = LiveSession.objects.prefetch_related("departments").get(pk=session_id)
-    questions = [public_question(q) for q in public_questions(session)]
+    rows = list(public_questions(session))
+    members = member_sources([q.pk for q in rows])
+    questions = [public_question(q, members.get(q.pk, {})) for q in rows]
     on_air = next((q.id for q in questions if q.state == QuestionState.ON_AIR), None)
     return protocol.SnapshotData(session=session_info(session), questions=questions, on_air=on_air)
 
@@ -57,7 +59,9 @@ def channel_counts(session: LiveSession | int) -> protocol.ChannelCounts:
 
 def console_snapshot(session_id: int) -> protocol.ConsoleSnapshot:
     session = LiveSession.objects.prefetch_related("departments").get(pk=session_id)
-    questions = [staff_question(q) for q in staff_questions(session).order_by("received_at", "id")]
+    rows = list(staff_questions(session).order_by("received_at", "id"))
+    members = member_sources([q.pk for q in rows])
+    questions = [staff_question(q, members.get(q.pk, {})) for q in rows]
     return protocol.ConsoleSnapshot(
         session=session_info(session), questions=questions, counts=channel_counts(session)
     )

@@ -37,6 +37,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "submit_call",
             "set_status",
             "flag",
+            "merge",
+            "unmerge",
         }
     ),
     Role.LEADER: frozenset({"live_answer", "answered"}),

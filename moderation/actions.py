@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from hub.actions.common import lock_question, publish_staff_question, write_audit
-from hub.errors import DomainError, IllegalTransition
+from hub.errors import DomainError, IllegalTransition, NotFound
 from hub.events import record_public_event
 from hub.models import (
     LiveAnswer,
@@ -61,6 +61,8 @@ ACTION_VERBS = {
     "type the live answer of": gettext_lazy("type the live answer of"),
     "mark answered": gettext_lazy("mark answered"),
     "defer": gettext_lazy("defer"),
+    "merge": gettext_lazy("merge"),
+    "unmerge": gettext_lazy("unmerge"),
 }
 
 
@@ -166,7 +168,38 @@ def apply_screening(question: Question, now: datetime) -> None:
             system_label="screening",
             fields=("text", "screening_flags"),
         )
+        if not result.held and question.visibility == Visibility.PUBLIC:
+            _find_same_question(question, now)
     publish_staff_question(question, now)
+
+
+def _find_same_question(question: Question, now: datetime) -> None:
+    """Auto-merge a new pending question into the open question it repeats (score at or
+    above the merge threshold), or note the close ones for the host ("similar to #N").
+    Held questions are left for the host: a flood must not inflate another's count."""
+    from django.conf import settings
+
+    from moderation.merging import session_indexes
+
+    if not settings.HUB_AUTO_MERGE:
+        return
+    candidates = session_indexes.candidates(question.session_id, question.text, exclude=question.pk)
+    if not candidates:
+        return
+    best = candidates[0]
+    if best.verdict == "merge":
+        target = Question.objects.select_for_update().get(pk=best.question_id)
+        if target.state in MERGE_TARGETS:
+            merge_into(question, target, None, now, score=round(best.score, 3), auto=True)
+            return
+    similar = [
+        {"id": c.question_id, "score": round(c.score, 3)}
+        for c in candidates
+        if c.verdict in ("merge", "suggest")
+    ]
+    if similar:
+        question.similar = similar
+        question.save(update_fields=["similar"])
 
 
 # --- approve --------------------------------------------------------------------------
@@ -545,4 +578,122 @@ def do_flag_question(
             note=note.strip(),
         )
         publish_staff_question(question, now)
+    return question
+
+
+# --- merging the same question ------------------------------------------------------------
+
+MERGEABLE = frozenset({S.PENDING, S.APPROVED, S.QUEUED, S.DEFERRED})
+MERGE_TARGETS = frozenset(
+    {S.PENDING, S.APPROVED, S.QUEUED, S.ON_AIR, S.ANSWERED, S.DEFERRED, S.UNANSWERED}
+)
+
+
+def check_merge_question(
+    actor: Any, session: LiveSession, question: Question, target: Question
+) -> None:
+    require_permission(actor, "merge")
+    _guard_session_open(session)
+    _guard_state(question, MERGEABLE, "merge")
+    if target.pk == question.pk:
+        raise DomainError(_("A question cannot be merged into itself"), code="self_merge")
+    if target.state not in MERGE_TARGETS:
+        raise IllegalTransition(
+            _("Question #%(id)s cannot take merged questions: it is %(state)s")
+            % {"id": target.pk, "state": target.get_state_display()},
+            code="bad_target",
+        )
+
+
+def merge_into(
+    question: Question,
+    target: Question,
+    actor: Any,
+    now: datetime,
+    *,
+    score: float | None,
+    auto: bool,
+) -> None:
+    """Fold ``question`` (and whatever was merged into it) into ``target``. The caller
+    holds the session lock when the question was public (a withdrawal is recorded)."""
+    was_public = question.is_public
+    Question.objects.filter(merged_into=question, state=S.MERGED).update(merged_into=target)
+    question.merged_into = target
+    question.merge_score = score
+    question.queue_position = None
+    note = f"#{target.pk}" + (f" score={score:.2f}" if score is not None else "")
+    _transition(
+        question,
+        S.MERGED,
+        actor,
+        "merge",
+        now,
+        note=note,
+        system_label="similarity" if auto else "system",
+        fields=("merged_into", "merge_score", "queue_position"),
+    )
+    if was_public:
+        record_public_event(
+            question.session, "question_withdrawn", QuestionRef(id=question.pk), now
+        )
+    publish_staff_question(target, now)
+    if target.is_public:
+        from hub.actions.supports import support_coalescer
+
+        support_coalescer.mark(target.session_id, target.pk)
+
+
+def do_merge_question(
+    actor: Any, session_id: int, question_id: int, into_id: int, *, now: datetime | None = None
+) -> Question:
+    """A host merges a question into another asking the same thing. It keeps its channel,
+    asker and time as a source of the target; undo with :func:`do_unmerge_question`."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        session, question = lock_question(session_id, question_id)
+        try:
+            target = Question.objects.select_for_update().get(pk=into_id, session_id=session_id)
+        except Question.DoesNotExist:
+            raise NotFound(_("Question #%(id)s is not in this session") % {"id": into_id}) from None
+        while target.state == S.MERGED and target.merged_into_id:
+            target = Question.objects.select_for_update().get(pk=target.merged_into_id)
+        check_merge_question(actor, session, question, target)
+        merge_into(question, target, actor, now, score=None, auto=False)
+    return question
+
+
+def check_unmerge_question(actor: Any, session: LiveSession, question: Question) -> None:
+    require_permission(actor, "unmerge")
+    _guard_session_open(session)
+    _guard_state(question, frozenset({S.MERGED}), "unmerge")
+
+
+def do_unmerge_question(
+    actor: Any, session_id: int, question_id: int, *, now: datetime | None = None
+) -> Question:
+    """Undo a merge: the question stands on its own again, back in review (pending)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        session, question = lock_question(session_id, question_id)
+        check_unmerge_question(actor, session, question)
+        target = question.merged_into
+        question.merged_into = None
+        question.merge_score = None
+        question.published_at = None
+        _transition(
+            question,
+            S.PENDING,
+            actor,
+            "unmerge",
+            now,
+            note=f"#{target.pk}" if target else "",
+            fields=("merged_into", "merge_score", "published_at"),
+        )
+        publish_staff_question(question, now)
+        if target is not None:
+            publish_staff_question(target, now)
+            if target.is_public:
+                from hub.actions.supports import support_coalescer
+
+                support_coalescer.mark(target.session_id, target.pk)
     return question

@@ -4,6 +4,7 @@ Counts only, so it is public: the viewer page shows it, and the citizen observer
 the rejected questions and their reasons on the console. Definitions:
 
 - received: questions taken in by the channel (duplicates of one source id count once);
+- merged: questions merged into another asking the same thing (their askers count there);
 - approved: questions a host approved at some point (even if later answered or withdrawn);
 - rejected: questions now rejected, by reason code (automatic screening included);
 - answered: answered live on air;
@@ -22,7 +23,7 @@ from django.db.models import Count
 from hub import protocol
 from hub.models import AuditEntry, Channel, Question, QuestionState
 
-COUNTED = ("received", "approved", "answered", "deferred", "unanswered", "pending")
+COUNTED = ("received", "merged", "approved", "answered", "deferred", "unanswered", "pending")
 
 
 @dataclass
@@ -57,6 +58,8 @@ def moderation_record(session_id: int) -> protocol.ModerationRecord:
             row.rejected[reason or "other"] += n
         elif state == QuestionState.ANSWERED:
             row.counts["answered"] += n
+        elif state == QuestionState.MERGED:
+            row.counts["merged"] += n
         elif state == QuestionState.UNANSWERED:
             row.counts["unanswered"] += n
         elif state in (QuestionState.RECEIVED, QuestionState.PENDING):

@@ -84,8 +84,14 @@ def test_viewer_event_seqs_strictly_increase_per_session(
     host: Any, ask: Callable[..., Question], make_session: Callable[..., Any], frames: Any
 ) -> None:
     other = make_session("live")
-    for session in (None, other, None, other):
-        q = ask(session=session)
+    texts = [
+        "公交线路什么时候调整？",
+        "夜市噪音扰民谁来管？",
+        "学区划分何时公布？",
+        "医保报销流程能否简化？",
+    ]
+    for session, text in zip((None, other, None, other), texts, strict=True):
+        q = ask(text, session=session)
         m.do_approve_question(host, q.session_id, q.pk)
     by_session: dict[int, list[int]] = {}
     for frame, event in zip(

@@ -89,7 +89,12 @@ def do_end_session(actor: Any, session_id: int, *, now: datetime | None = None) 
             Question.objects.select_for_update()
             .filter(session=session)
             .exclude(
-                state__in=[QuestionState.ANSWERED, QuestionState.REJECTED, QuestionState.UNANSWERED]
+                state__in=[
+                    QuestionState.ANSWERED,
+                    QuestionState.REJECTED,
+                    QuestionState.UNANSWERED,
+                    QuestionState.MERGED,  # handled with the question it was merged into
+                ]
             )
         )
         public_ids = []

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -49,10 +49,14 @@ def do_publish_support_counts(
     now = now or timezone.now()
     with transaction.atomic():
         session = lock_session(session_id)
-        rows = Question.objects.filter(session=session, pk__in=question_ids).values_list(
-            "pk", "supports"
+        rows = (
+            Question.objects.filter(session=session, pk__in=question_ids)
+            .annotate(members=Count("merged_members", filter=Q(merged_members__state="merged")))
+            .values_list("pk", "supports", "members")
         )
-        counts = [SupportCount(id=pk, supports=n) for pk, n in sorted(rows)]
+        counts = [
+            SupportCount(id=pk, supports=n, askers=1 + members) for pk, n, members in sorted(rows)
+        ]
         if counts:
             record_public_event(session, "supports", SupportsData(questions=counts), now)
 

@@ -168,38 +168,7 @@ def apply_screening(question: Question, now: datetime) -> None:
             system_label="screening",
             fields=("text", "screening_flags"),
         )
-        if not result.held and question.visibility == Visibility.PUBLIC:
-            _find_same_question(question, now)
     publish_staff_question(question, now)
-
-
-def _find_same_question(question: Question, now: datetime) -> None:
-    """Auto-merge a new pending question into the open question it repeats (score at or
-    above the merge threshold), or note the close ones for the host ("similar to #N").
-    Held questions are left for the host: a flood must not inflate another's count."""
-    from django.conf import settings
-
-    from moderation.merging import session_indexes
-
-    if not settings.HUB_AUTO_MERGE:
-        return
-    candidates = session_indexes.candidates(question.session_id, question.text, exclude=question.pk)
-    if not candidates:
-        return
-    best = candidates[0]
-    if best.verdict == "merge":
-        target = Question.objects.select_for_update().get(pk=best.question_id)
-        if target.state in MERGE_TARGETS:
-            merge_into(question, target, None, now, score=round(best.score, 3), auto=True)
-            return
-    similar = [
-        {"id": c.question_id, "score": round(c.score, 3)}
-        for c in candidates
-        if c.verdict in ("merge", "suggest")
-    ]
-    if similar:
-        question.similar = similar
-        question.save(update_fields=["similar"])
 
 
 # --- approve --------------------------------------------------------------------------
@@ -696,4 +665,54 @@ def do_unmerge_question(
                 from hub.actions.supports import support_coalescer
 
                 support_coalescer.mark(target.session_id, target.pk)
+    return question
+
+
+def do_find_same_question(question_id: int, *, now: datetime | None = None) -> Question | None:
+    """After intake has committed a new pending question: merge it automatically into the
+    open question it repeats (score at or above the merge threshold), or note the close
+    ones for the host ("similar to #N"). Runs in its own short transaction, after the
+    similarity lookup, so a slow index never holds the intake's locks. Held and private
+    questions are left alone: a flood must not inflate another question's count.
+    """
+    from django.conf import settings
+
+    from moderation.merging import session_indexes
+
+    if not settings.HUB_AUTO_MERGE:
+        return None
+    now = now or timezone.now()
+    first = (
+        Question.objects.filter(pk=question_id)
+        .values_list("session_id", "text", "state", "visibility", "screening_flags")
+        .first()
+    )
+    if first is None:
+        return None
+    session_id, text, state, visibility, flags = first
+    held = any(flag.get("action") == "hold" for flag in flags or [])
+    if state != S.PENDING or visibility != Visibility.PUBLIC or held:
+        return None
+    candidates = session_indexes.candidates(session_id, text, exclude=question_id)
+    if not candidates:
+        return None
+    best = candidates[0]
+    with transaction.atomic():
+        question = Question.objects.select_for_update().get(pk=question_id)
+        if question.state != S.PENDING:
+            return None  # a host acted on it meanwhile
+        if best.verdict == "merge":
+            target = Question.objects.select_for_update().get(pk=best.question_id)
+            if target.state in MERGE_TARGETS:
+                merge_into(question, target, None, now, score=round(best.score, 3), auto=True)
+                return question
+        similar = [
+            {"id": c.question_id, "score": round(c.score, 3)}
+            for c in candidates
+            if c.verdict in ("merge", "suggest")
+        ]
+        if similar:
+            question.similar = similar
+            question.save(update_fields=["similar"])
+            publish_staff_question(question, now)
     return question

@@ -143,3 +143,35 @@ def test_merged_questions_stay_merged_when_the_session_ends(
     do_end_session(host, first.session_id)
     assert (_reload(first).state, _reload(blog).state) == ("unanswered", "merged")
     assert json.dumps(list(Question.objects.values_list("state", flat=True)))
+
+
+def test_a_cold_index_never_makes_intake_wait_and_warms_in_the_background(
+    ask: Callable[..., Question], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from moderation import merging
+
+    monkeypatch.setattr(merging.SessionIndexes, "SYNC_LIMIT", 3)
+    monkeypatch.setattr(merging, "session_indexes", merging.SessionIndexes())
+    monkeypatch.setattr(merging.session_indexes, "SYNC_LIMIT", 3)
+    topics = [
+        "夜市噪音扰民谁来管",
+        "医保报销流程能否简化",
+        "学区划分何时公布",
+        "公交线路什么时候调整",
+    ]
+    with monkeypatch.context() as off:
+        off.setattr("django.conf.settings.HUB_AUTO_MERGE", False)  # fill the session first
+        first = ask(BASE)
+        for text in topics:
+            ask(text)
+    # Cold start (a restart): five questions to index, above the limit of three.
+    cold = ask(f"#市长热线面对面# {BASE}", channel="microblog", source_id="status:cold")
+    assert _reload(cold).state == "pending"  # not merged: the lookup did not wait
+    deadline = time.monotonic() + 10
+    entry = merging.session_indexes._entry(first.session_id)
+    while entry.last_id < cold.pk and time.monotonic() < deadline:
+        time.sleep(0.05)
+    warm = ask(f"听众来电：{BASE}", channel="radio")
+    assert (_reload(warm).state, warm.merged_into_id) == ("merged", first.pk)

@@ -199,4 +199,9 @@ def do_intake_question(item: IntakeItem, *, now: datetime | None = None) -> Inta
             raise
         existing = Question.objects.get(channel=item.channel, channel_source_id=source_id)
         return IntakeResult(existing, created=False)
+    # Committed: now look for the same question asked before (may merge it).
+    from moderation.actions import do_find_same_question
+
+    do_find_same_question(question.pk, now=now)
+    question.refresh_from_db()
     return IntakeResult(question, created=True)

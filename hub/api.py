@@ -288,6 +288,28 @@ def session_record(request: HttpRequest, slug: str) -> Any:
     return moderation_record(session.pk)
 
 
+@api.get(
+    "/sessions/{slug}/insights",
+    response={200: protocol.Insights, 404: ErrorOut},
+    tags=["questions"],
+)
+def session_insights(request: HttpRequest, slug: str) -> Any:
+    """Hot words (热词) ranked by heat, and published questions per sector. Only published
+    questions (and repeats merged into them) count: nothing unreviewed shows here."""
+    from django.db.models import Count
+
+    from moderation.hotwords import hot_words, published_and_merged
+
+    session = get_object_or_404(LiveSession, slug=slug)
+    sectors = dict(
+        published_and_merged(session.pk).values_list("sector").annotate(n=Count("id")).order_by()
+    )
+    return {
+        "hot_words": [{"word": w, "heat": h} for w, h in hot_words(session.pk)],
+        "sectors": sectors,
+    }
+
+
 @api.post(
     "/sessions/{slug}/questions",
     response={

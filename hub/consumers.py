@@ -59,6 +59,9 @@ def _run_command(user: Any, session_id: int, command: Any) -> dict[str, Any]:
             user, session_id, command.question, command.into
         ),
         "unmerge": lambda: moderation.do_unmerge_question(user, session_id, command.question),
+        "set_sector": lambda: moderation.do_set_question_sector(
+            user, session_id, command.question, command.sector
+        ),
         "flag": lambda: moderation.do_flag_question(
             user, session_id, command.question, command.note
         ),

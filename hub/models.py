@@ -180,6 +180,13 @@ class Question(models.Model):
         blank=True,
         help_text=_('Questions it resembles but was not merged into: [{"id": …, "score": …}]'),
     )
+    sector = models.CharField(_("sector"), max_length=20, default="other", db_index=True)
+    sector_source = models.CharField(
+        _("sector set by"),
+        max_length=10,
+        default="auto",
+        help_text=_('"auto" (the classifier) or "staff" (a correction that trains it)'),
+    )
     screening_flags = models.JSONField(
         default=list,
         blank=True,

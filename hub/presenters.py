@@ -161,4 +161,6 @@ def staff_question(
         merged_into=question.merged_into_id,
         merge_score=question.merge_score,
         similar=[protocol.SimilarRef(**ref) for ref in question.similar or []],
+        sector=question.sector,
+        sector_source=question.sector_source,  # type: ignore[arg-type]
     )

@@ -120,6 +120,8 @@ class StaffQuestion(_Strict):
     merged_into: int | None
     merge_score: float | None
     similar: list[SimilarRef]
+    sector: str
+    sector_source: Literal["auto", "staff"]
 
 
 class ChannelCounts(_Strict):
@@ -142,6 +144,18 @@ class RecordRow(_Strict):
     deferred: int
     unanswered: int
     pending: int
+
+
+class HotWord(_Strict):
+    word: str
+    heat: float
+
+
+class Insights(_Strict):
+    """Hot words (heat normalised to the hottest, 1.0) and published questions per sector."""
+
+    hot_words: list[HotWord]
+    sectors: dict[str, int]
 
 
 class ModerationRecord(_Strict):
@@ -465,6 +479,26 @@ class UnmergeCommand(_Command):
     question: int
 
 
+class SetSectorCommand(_Command):
+    """Correct a question's sector; corrections train the sector classifier."""
+
+    action: Literal["set_sector"]
+    question: int
+    sector: Literal[
+        "education",
+        "housing",
+        "labour",
+        "security",
+        "transport",
+        "environment",
+        "health",
+        "market",
+        "civil",
+        "agriculture",
+        "other",
+    ]
+
+
 class FlagCommand(_Command):
     """An observer marks a question as deserving attention (raises its priority)."""
 
@@ -492,7 +526,8 @@ ConsoleCommand = Annotated[
     | SessionStatusCommand
     | FlagCommand
     | MergeCommand
-    | UnmergeCommand,
+    | UnmergeCommand
+    | SetSectorCommand,
     Field(discriminator="action"),
 ]
 console_command_adapter: TypeAdapter[Any] = TypeAdapter(ConsoleCommand)

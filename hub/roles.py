@@ -39,13 +39,14 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "flag",
             "merge",
             "unmerge",
+            "set_sector",
         }
     ),
     Role.LEADER: frozenset({"live_answer", "answered"}),
     Role.SCREENER: frozenset({"submit_call"}),
     # Observers supervise: they may flag a question as passed over, and change nothing.
     Role.OBSERVER: frozenset({"flag"}),
-    Role.STAFF: frozenset(),
+    Role.STAFF: frozenset({"set_sector"}),
     Role.DEPARTMENT: frozenset(),
 }
 

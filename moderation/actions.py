@@ -140,8 +140,11 @@ def apply_screening(question: Question, now: datetime) -> None:
         exclude_question=question.pk,
         now=now,
     )
+    from moderation.sectors import classify
+
     question.text = result.text
     question.screening_flags = [flag.as_dict() for flag in result.flags]
+    question.sector = classify(question.text)
     summary = "; ".join(f"{f.category}/{f.kind}:{f.match}" for f in result.flags)
     if result.rejecting is not None:
         question.rejection_reason = result.rejection_reason
@@ -155,7 +158,7 @@ def apply_screening(question: Question, now: datetime) -> None:
             reason=result.rejection_reason,
             note=summary,
             system_label="screening",
-            fields=("text", "screening_flags", "rejection_reason", "rejection_note"),
+            fields=("text", "screening_flags", "sector", "rejection_reason", "rejection_note"),
         )
     else:
         _transition(
@@ -166,7 +169,7 @@ def apply_screening(question: Question, now: datetime) -> None:
             now,
             note=summary,
             system_label="screening",
-            fields=("text", "screening_flags"),
+            fields=("text", "screening_flags", "sector"),
         )
     publish_staff_question(question, now)
 
@@ -715,4 +718,48 @@ def do_find_same_question(question_id: int, *, now: datetime | None = None) -> Q
             question.similar = similar
             question.save(update_fields=["similar"])
             publish_staff_question(question, now)
+    return question
+
+
+# --- sectors ----------------------------------------------------------------------------
+
+
+def check_set_sector(actor: Any, question: Question, sector: str) -> None:
+    from moderation.sectors import Sector
+
+    require_permission(actor, "set_sector")
+    if sector not in Sector.values:
+        raise DomainError(
+            _("Unknown sector %(s)s; use one of: %(choices)s")
+            % {"s": sector, "choices": ", ".join(Sector.values)},
+            code="bad_sector",
+        )
+
+
+def do_set_question_sector(
+    actor: Any, session_id: int, question_id: int, sector: str, *, now: datetime | None = None
+) -> Question:
+    """Correct a question's sector. Corrections train the classifier (moderation.sectors)."""
+    from moderation.sectors import bump_corrections_version
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        _, question = lock_question(session_id, question_id)
+        check_set_sector(actor, question, sector)
+        previous = question.sector
+        question.sector = sector
+        question.sector_source = "staff"
+        question.save(update_fields=["sector", "sector_source"])
+        write_audit(
+            session_id=session_id,
+            question=question,
+            actor=actor,
+            action="set_sector",
+            now=now,
+            from_state=question.state,
+            to_state=question.state,
+            note=f"{previous} → {sector}",
+        )
+        publish_staff_question(question, now)
+        transaction.on_commit(bump_corrections_version)
     return question

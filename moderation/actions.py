@@ -608,6 +608,7 @@ def merge_into(
         record_public_event(
             question.session, "question_withdrawn", QuestionRef(id=question.pk), now
         )
+    publish_staff_question(question, now)
     publish_staff_question(target, now)
     if target.is_public:
         from hub.actions.supports import support_coalescer

@@ -35,10 +35,17 @@ Text → features
    words of ``data/stopwords.txt`` (particles, pronouns, question fillers such as 请问 and
    能不能, radio fillers such as 喂 and 主持人你好, appeal boilerplate such as 希望相关部门
    尽快解决, microblog boilerplate).
-5. **Features** = the *set* of content words ∪ the intent features. Word bigrams were tried
-   and rejected: each extra word a channel adds (a hashtag, 那个, 天天) breaks two bigrams
-   as well as adding a word, so cross-channel copies of one question scored lower while
-   unrelated questions were not separated better (on the hand-made pairs in
+5. **Names.** A place or organisation name is the few short content tokens before a name
+   suffix (路, 大道, 花园, 苑, 小区, 村, 公司, 小学, 医院, 号 …, at most four characters
+   before it): 幸福 + 花园 → ``@幸福花园``, 西湖 + 大道 → ``@西湖大道``, 2 + 号 → ``@2号``.
+   The name *replaces* its pieces as one feature. Without it, "幸福花园" and "阳光小区"
+   differ by one common word each and two questions differing only in the place scored as
+   merges; with its pieces kept as well, one place counted three times and two different
+   questions about the same estate scored as suggestions.
+6. **Features** = the *set* of content words ∪ names ∪ intent features. Word bigrams were
+   tried and rejected: each extra word a channel adds (a hashtag, 那个, 天天) breaks two
+   bigrams as well as adding a word, so cross-channel copies of one question scored lower
+   while different questions were not separated better (on the hand-made pairs of
    ``tests/test_similarity.py``).
 
 Score
@@ -49,11 +56,12 @@ Weighted Jaccard of two feature sets, exact (not the MinHash estimate)::
 
 where ``w(S)`` sums the weights of the features in S. A word's weight is its information
 content in jieba's dictionary, ``ln(total / (freq + 1))`` clipped to
-[:data:`MIN_WEIGHT`, :data:`MAX_WEIGHT`] (the user dictionary's frequencies count), so a
-rare word (a place, 物业费) counts more than a common one (开始, 申请); words missing from
-the dictionary (numbers, names split to characters that are not words) get
-:data:`MAX_WEIGHT`; an intent feature weighs :data:`INTENT_WEIGHT`. The weights are static
-(no corpus statistics), so a pair always gets the same score.
+[:data:`MIN_WEIGHT`, :data:`MAX_WEIGHT`] = [4, 14] (the user dictionary's frequencies
+count), so a rare word (物业费, 额度) counts more than a common one (开始, 申请); words
+missing from the dictionary (numbers, odd characters) get :data:`MAX_WEIGHT`; a name
+:data:`NAME_WEIGHT` (= the maximum), an intent feature :data:`INTENT_WEIGHT` (6). The
+weights are static (no corpus statistics), so a pair always gets the same score, in every
+session and process.
 
 Thresholds (:meth:`SimilarityIndex.classify`, configurable per index):
 
@@ -61,28 +69,41 @@ Thresholds (:meth:`SimilarityIndex.classify`, configurable per index):
 * ``0.5 ≤ score < 0.8`` (:data:`SUGGEST_THRESHOLD`) → ``"suggest"``: show "similar to #123".
 * below → ``"none"``.
 
-Known limits, by design of a lexical score: a genuine paraphrase with different words
-(轮到 vs 开始, 遗失 vs 丢了) lands in "suggest" or below; the same question about a
-different place that jieba splits into common characters (幸福花园 vs 阳光小区, with
-everything else equal) may reach "suggest" — the host decides — but not "merge".
+On the hand-made pairs of the tests: copies of one question across the three channels
+score 0.8–1.0 (one with a different verb, 开始 for 轮到, 0.44); paraphrases 0.4–0.8;
+different questions in the same sector 0–0.41; the same question about another place or
+building 0.4–0.6 ("suggest" at most, by design: 幸福花园 and 阳光小区 may share the answer,
+the host decides). Known limits of a lexical score: a paraphrase in other words (遗失 for
+丢了, 出台 for 公布) scores low; numbers are not normalised (三个月 ≠ 3个月).
 
 Candidate search (MinHash LSH)
 ------------------------------
+Questions with identical feature sets (the same question again, differing only in stop
+words, noise or folding) share one entry: one signature, one score, all their ids.
+
 Every feature set gets a MinHash signature (datasketch :class:`~datasketch.MinHash`,
 ``num_perm`` = 120, one permutation set shared by all signatures of the index, features
-hashed with ``blake2b(digest_size=4)``: stable across processes and much faster than the
-default SHA-1). The signature is cut into ``bands`` = 40 bands of ``rows`` = 3 values; two
-sets with Jaccard similarity s share at least one band with probability
-``1 - (1 - s**3) ** 40``: 0.995 at s = 0.5, 0.93 at 0.4, 0.67 at 0.3, 0.04 at 0.1
-(:func:`candidate_probability`). Candidates from the shared bands are ranked by how many
-bands they share (at most ``max_candidates`` are kept), scored exactly, and the best
-returned.
+hashed with ``blake2b(digest_size=4)``: stable across processes, unlike ``hash()``, and
+faster than datasketch's default SHA-1). The signature is cut into ``bands`` = 40 bands
+of ``rows`` = 3 values; two sets with (unweighted) Jaccard similarity s share at least one
+band with probability ``1 - (1 - s**3) ** 40`` (:func:`candidate_probability`): 0.995 at
+s = 0.5, 0.93 at 0.4, 0.67 at 0.3, 0.04 at 0.1 — low enough a threshold for "suggest".
+The entries sharing a band with the text are counted; at most ``max_candidates`` (200),
+those sharing the most bands, are scored exactly; the best are returned.
 
-The bands are kept in sorted NumPy arrays (plus a small dict of recent insertions, merged
-into the arrays every ``buffer_docs`` insertions), not in datasketch's ``MinHashLSH``: that
-one keeps one Python ``set`` per bucket and measured 1.5 GB and 30 s to build for 100,000
-questions at 42 × 3 bands on the benchmark machine, against ~12 bytes per band here. The
-benchmark (``python -m tests.bench.intake_similarity``) reports both.
+The bands live in two sorted NumPy arrays (band key, entry), plus a dict of recent
+insertions merged into the arrays every ``buffer_docs`` (2,048) new entries; a lookup is
+two ``searchsorted`` calls. datasketch's ``MinHashLSH`` keeps one Python ``set`` per
+bucket instead: with these 40 bands it took 23 MB for 2,406 feature sets where the arrays
+took 1.7 MB (``python -m tests.bench.intake_similarity`` measures both), i.e. over 1 GB
+for a 100,000-question session.
+
+Performance (benchmark machine, 2 vCPU AMD EPYC, 100,000 synthetic questions; see
+``tests/bench/intake_similarity.py``): lookup p50 ≈ 2 ms, p99 ≈ 3 ms including ~0.3 ms of
+text analysis, against ~150 ms for the naive scan; ``add`` ≈ 0.5 ms, except the add that
+merges the buffer (~0.1–0.2 s at 100,000 questions); rebuild ≈ 0.4–0.6 ms per question
+(mostly jieba and the traditional→simplified folding). A process holding large indexes
+can call ``gc.freeze()`` after a rebuild, so full garbage collections skip them.
 
 Threads and lifetime
 --------------------
@@ -186,25 +207,24 @@ _NAME_SUFFIXES: dict[str, str] = {
     for word in (
         "路 街 巷 桥 大道 大街 街道 社区 小区 花园 家园 新村 新城 苑 府 园 庭 居 邸 公寓 名邸 "
         "嘉园 华庭 雅居 广场 大厦 村 庄 镇 乡 公司 集团 学校 小学 中学 实验学校 幼儿园 医院 "
-        "卫生院 市场 超市"
+        "卫生院 市场 超市 初级中学 高级中学 号 号楼 楼 栋 幢 单元 室"
     ).split()
 }
 _NAME_SUFFIXES.update({"路上": "路", "街上": "街"})
 _NAME_MAX_CHARS = 4  # of the part before the suffix
+_MAX_WEIGHT_CACHE = 500_000  # distinct features whose weight is remembered
 
 
-def _name_before(run: list[str]) -> str:
-    """The name part before a suffix: the last content tokens of ``run``, each at most
+def _name_length(run: list[str]) -> int:
+    """How many tokens at the end of ``run`` form the name before a suffix: each at most
     three characters, together at most :data:`_NAME_MAX_CHARS` characters."""
-    name = ""
+    count = chars = 0
     for token in reversed(run):
-        if len(token) > 3 or len(name) + len(token) > _NAME_MAX_CHARS:
+        if len(token) > 3 or chars + len(token) > _NAME_MAX_CHARS:
             break
-        name = token + name
-    return name
-
-
-_MAX_WEIGHT_CACHE = 500_000
+        count += 1
+        chars += len(token)
+    return count
 
 
 def _default_fold(text: str) -> str:
@@ -230,9 +250,9 @@ def _read_stopwords(path: Path) -> frozenset[str]:
 
 @dataclass(frozen=True, slots=True)
 class Features:
-    """The features of one text: ``items`` (content words and intent features, see the
-    module docstring) and ``weight``, the sum of their weights. Empty for a text with no
-    content words (e.g. "你好？"): such a text matches nothing."""
+    """The features of one text: ``items`` (content words, ``@names`` and ``?intents``, see
+    the module docstring) and ``weight``, the sum of their weights. Empty for a text with
+    no content words (e.g. "你好？"): such a text matches nothing."""
 
     items: frozenset[str]
     weight: float
@@ -248,7 +268,8 @@ class Analyzer:
     thread-safely, on the first call that needs them. Use the shared instance from
     :func:`get_analyzer`; build your own only to try another dictionary or stop-word list.
     ``fold`` replaces the width / traditional→simplified folding (default: the intake
-    pipeline's ``normalise_text`` with ``to_simplified=True``).
+    pipeline's ``normalise_text`` with ``to_simplified=True``, which needs Django settings
+    configured, as in the app, the tests and the benchmark).
     """
 
     def __init__(
@@ -310,7 +331,8 @@ class Analyzer:
         return _REDUPLICATED_YI.sub(r"\1", text)
 
     def tokens(self, text: str) -> list[str]:
-        """The content words of ``text`` in order (steps 1, 3 and 4), duplicates kept."""
+        """The content words of ``text`` in order, duplicates kept (steps 1, 3, 4 and 5:
+        the pieces of a name are left out, see :meth:`features`)."""
         return self._analyse(self.prepare(text))[0]
 
     def _analyse(self, prepared: str) -> tuple[list[str], list[str]]:
@@ -327,13 +349,15 @@ class Analyzer:
                 continue
             suffix = _NAME_SUFFIXES.get(token)
             if suffix is not None:
-                name = _name_before(run)
-                if name:
-                    names.append(sys.intern(name + suffix))
-                run = []
+                used = _name_length(run)
+                run, name_tokens = [], run[len(run) - used :]
+                if name_tokens:
+                    # The name replaces its pieces: 幸福 + 花园 → one feature, @幸福花园.
+                    del words[len(words) - used :]
+                    names.append(sys.intern("".join(name_tokens) + suffix))
+                    continue
             if token in stop:
-                if suffix is None:
-                    run = []
+                run = []
                 continue
             if len(token) == 2 and token[0] == token[1] and "\u4e00" <= token[0] <= "\u9fff":
                 token = token[0]  # 管管 → 管, 问问 → 问

@@ -175,3 +175,20 @@ def test_a_cold_index_never_makes_intake_wait_and_warms_in_the_background(
         time.sleep(0.05)
     warm = ask(f"听众来电：{BASE}", channel="radio")
     assert (_reload(warm).state, warm.merged_into_id) == ("merged", first.pk)
+
+
+def test_every_console_hears_that_a_question_was_merged(
+    ask: Callable[..., Question], host: Any, frames: Any
+) -> None:
+    first = ask(BASE)
+    other = ask("夜市噪音扰民谁来管？")
+    m.do_merge_question(host, other.session_id, other.pk, first.pk)
+    mine = [
+        f["data"] for f in frames.console if f["type"] == "question" and f["data"]["id"] == other.pk
+    ]
+    assert (mine[-1]["state"], mine[-1]["merged_into"]) == ("merged", first.pk)
+    auto = ask(f"#市长热线面对面# {BASE}", channel="microblog", source_id="status:auto")
+    seen = [
+        f["data"] for f in frames.console if f["type"] == "question" and f["data"]["id"] == auto.pk
+    ]
+    assert seen[-1]["state"] == "merged"

@@ -1,11 +1,13 @@
 // The host console: the merged question queue with filters, moderation buttons and keyboard
 // shortcuts, the run order (reorder by buttons, drag and drop or keyboard), the question on
 // air, live counts and the session status buttons. Observers see the same page read-only.
+// The same question asked again (on any channel) is merged into one: the queue shows its
+// askers per channel, the host's merge suggestions ("similar to #N") and undo for merges.
 
 import { t, label, h, setText, byTestId, timeElement, toast, rafThrottle } from './common.js';
 import { startConsole } from './staff.js';
 
-const STATES = ['received', 'pending', 'approved', 'rejected', 'queued', 'on_air', 'answered', 'deferred', 'unanswered'];
+const STATES = ['received', 'pending', 'approved', 'rejected', 'queued', 'on_air', 'answered', 'deferred', 'unanswered', 'merged'];
 const CHANNELS = ['web', 'microblog', 'hotline', 'radio', 'onsite'];
 const STATE_GROUPS = {
   review: ['received', 'pending'],
@@ -17,8 +19,9 @@ const COUNT_COLUMNS = [
   ['col_answered', ['answered']],
   ['col_followup', ['deferred', 'unanswered']],
   ['col_rejected', ['rejected']],
+  ['col_merged', ['merged']],
 ];
-const MODERATION = ['approve', 'reject', 'queue', 'reorder', 'on_air', 'off_air', 'defer', 'set_status'];
+const MODERATION = ['approve', 'reject', 'queue', 'reorder', 'on_air', 'off_air', 'defer', 'set_status', 'merge', 'unmerge'];
 
 // The states from which each button is offered, as in moderation.actions. The server has
 // the last word: a refused action comes back as an error frame and is shown as a toast.
@@ -30,15 +33,23 @@ const OFFERED = {
   off_air: ['on_air'],
   defer: ['pending', 'approved', 'queued'],
   flag: ['pending', 'approved', 'queued', 'on_air', 'deferred'],
+  merge: ['pending', 'approved', 'queued', 'deferred'],
+  unmerge: ['merged'],
 };
+// The states of a question that may take merged questions (moderation.actions.MERGE_TARGETS).
+// A merged target is fine too: the server follows it to the question it was merged into.
+const MERGE_TARGETS = new Set(['pending', 'approved', 'queued', 'on_air', 'answered', 'deferred', 'unanswered', 'merged']);
 // Private questions are handled after the session, never queued or put on air.
 const PUBLIC_ONLY = new Set(['queue', 'on_air']);
 
 const TEST_ID = {
   approve: 'approve', reject: 'reject', queue: 'queue', on_air: 'onair', off_air: 'offair', defer: 'defer',
-  flag: 'flag',
+  flag: 'flag', merge: 'mergeinto', unmerge: 'unmerge',
 };
-const SHORTCUT = { approve: 'A', reject: 'R', queue: 'Q', on_air: 'O', off_air: 'O', defer: 'D', flag: 'F' };
+const SHORTCUT = {
+  approve: 'A', reject: 'R', queue: 'Q', on_air: 'O', off_air: 'O', defer: 'D', flag: 'F', merge: 'Shift+M', unmerge: 'U',
+};
+const KEY_HINT = { merge: '⇧M' };
 
 const els = {
   queue: byTestId('queue'),
@@ -47,6 +58,7 @@ const els = {
   filterChannel: byTestId('filter-channel'),
   filterState: byTestId('filter-state'),
   filterText: byTestId('filter-text'),
+  filterMerged: byTestId('filter-merged'),
   sortQueue: byTestId('sort-queue'),
   order: byTestId('run-order'),
   orderEmpty: byTestId('run-order-empty'),
@@ -57,6 +69,7 @@ const els = {
   rejectDialog: byTestId('reject-dialog'),
   deferDialog: byTestId('defer-dialog'),
   confirmDialog: byTestId('confirm-dialog'),
+  mergeDialog: byTestId('merge-dialog'),
 };
 
 const ui = {
@@ -69,14 +82,14 @@ const ui = {
 
 // --- Commands ----------------------------------------------------------------------------
 
-/** Send a command about one question, marking it busy until the reply. */
+/** Send a command about one question, marking it busy until the reply. Resolves with the
+ * ack's result, or false when the server refused. */
 async function act(action, q, params = {}) {
   if (!q) return false;
   ui.busy.add(q.id);
   render();
   try {
-    await client.command(action, { question: q.id, ...params });
-    return true;
+    return (await client.command(action, { question: q.id, ...params })) || {};
   } catch {
     return false; // The error frame was already shown as a toast.
   } finally {
@@ -93,19 +106,115 @@ function run(action, q) {
   }
   if (action === 'reject') openReject(q);
   else if (action === 'defer') openDefer(q);
+  else if (action === 'merge') openMerge(q);
+  else if (action === 'unmerge') unmerge(q);
   else act(action, q);
+}
+
+// --- Merging -----------------------------------------------------------------------------
+
+function score(value) {
+  return Number(value || 0).toFixed(2);
+}
+
+/** The similar questions suggested for `q`, best first. A suggestion is made on arrival:
+ * the other question may since have left the states that take merges (see canTakeMerge). */
+function mergeSuggestions(q) {
+  if (!q || !Array.isArray(q.similar) || q.state === 'merged') return [];
+  return q.similar
+    // A suggestion already merged into this question is no suggestion any more.
+    .filter((ref) => ref && typeof ref.id === 'number' && ref.id !== q.id && mergeEnd(ref.id) !== q.id)
+    .sort((a, b) => (b.score || 0) - (a.score || 0) || a.id - b.id);
+}
+
+function canTakeMerge(id) {
+  const other = client.questions.get(id);
+  return !other || MERGE_TARGETS.has(other.state);
+}
+
+/** The question a merge into `id` ends in: the server follows merged targets. */
+function mergeEnd(id) {
+  let target = client.questions.get(id);
+  const seen = new Set();
+  while (target && target.state === 'merged' && target.merged_into && !seen.has(target.id)) {
+    seen.add(target.id);
+    target = client.questions.get(target.merged_into) || { id: target.merged_into };
+  }
+  return target ? target.id : id;
+}
+
+/** After the ack of a merge: the server sends the target's new view (its askers) but may not
+ * send the merged question's own, so mark it merged here unless a newer view came first. */
+function markMerged(id, into, result) {
+  const current = client.questions.get(id);
+  if (!current || current.state === 'merged' || (result && result.state && result.state !== 'merged')) return;
+  client.questions.set(id, {
+    ...current, state: 'merged', merged_into: mergeEnd(into), merge_score: null, queue_position: null,
+  });
+  render();
+}
+
+async function merge(q, into) {
+  if (!q || !into) return false;
+  const result = await act('merge', q, { into });
+  if (result) {
+    markMerged(q.id, into, result);
+    toast(t('merged_done', { id: q.id, into }), 'success');
+  }
+  return !!result;
+}
+
+/** `m`: merge into the best suggestion; without one, ask for the target. */
+function mergeBest(q) {
+  if (!q || !client.can('merge')) return;
+  if (!OFFERED.merge.includes(q.state)) {
+    run('merge', q); // explains why not
+    return;
+  }
+  const best = mergeSuggestions(q).find((ref) => canTakeMerge(ref.id));
+  if (best && offered('merge', q)) merge(q, best.id);
+  else run('merge', q);
+}
+
+async function unmerge(q) {
+  const into = q.merged_into;
+  const ok = await act('unmerge', q);
+  if (ok) toast(t('unmerged_done', { id: q.id, into: into ?? '?' }), 'success');
+}
+
+/** Select question `id`, changing the filters if they hide it. */
+function reveal(id) {
+  const q = client.questions.get(id);
+  if (!q) {
+    toast(t('merge_unknown', { id }), 'info');
+    return;
+  }
+  if (!matches(q, els.filterChannel.value, els.filterState.value, els.filterText.value.trim())) {
+    els.filterChannel.value = '';
+    els.filterText.value = '';
+    els.filterState.value = '';
+    if (q.state === 'merged' && els.filterMerged) els.filterMerged.checked = true;
+  }
+  select(id);
 }
 
 // --- Queue list --------------------------------------------------------------------------
 
+function showMerged() {
+  return !!(els.filterMerged && els.filterMerged.checked);
+}
+
+/** Merged questions are kept (never deleted) but hidden unless asked for: with the
+ * "show merged" box, the "merged" state filter or a search for their #id. */
 function matches(q, channel, stateFilter, text) {
   if (channel && q.channel !== channel) return false;
   if (stateFilter) {
     const group = STATE_GROUPS[stateFilter];
     if (group ? !group.includes(q.state) : q.state !== stateFilter) return false;
   }
+  if (text && text.startsWith('#') && /^#\d+$/.test(text)) return String(q.id) === text.slice(1);
+  if (q.state === 'merged' && stateFilter !== 'merged' && !showMerged()) return false;
   if (text) {
-    if (text.startsWith('#') && /^#\d+$/.test(text)) return String(q.id) === text.slice(1);
     const hay = `${q.text}\n${q.original_text}\n${q.asker}\n${q.id}`.toLowerCase();
     if (!hay.includes(text.toLowerCase())) return false;
   }
@@ -139,7 +248,7 @@ function actionButtons(q) {
   const busy = ui.busy.has(q.id);
   const notLive = sessionStatus() !== 'live';
   const buttons = [];
-  for (const action of ['approve', 'queue', 'on_air', 'off_air', 'defer', 'reject', 'flag']) {
+  for (const action of ['approve', 'queue', 'on_air', 'off_air', 'defer', 'reject', 'flag', 'merge', 'unmerge']) {
     if (!offered(action, q)) continue;
     const blocked = action === 'on_air' && notLive;
     const cls = action === 'reject' ? 'button button-small button-danger-outline'
@@ -154,7 +263,8 @@ function actionButtons(q) {
         select(q.id, false);
         run(action, q);
       },
-    }, t(`actions.${action}`), h('kbd', { class: 'key-hint', 'aria-hidden': 'true' }, SHORTCUT[action])));
+    }, action === 'merge' ? t('merge_into_dots') : t(`actions.${action}`),
+    h('kbd', { class: 'key-hint', 'aria-hidden': 'true' }, KEY_HINT[action] || SHORTCUT[action])));
   }
   return buttons;
 }
@@ -166,6 +276,87 @@ function badges(q) {
     h('span', { class: `badge badge-state state-${q.state}`, 'data-testid': `state-${q.id}` }, label('states', q.state)),
     q.visibility === 'private' ? h('span', { class: 'badge badge-private' }, t('private')) : null,
   ];
+}
+
+function excerpt(text, max = 60) {
+  const chars = [...String(text || '')];
+  return chars.length > max ? `${chars.slice(0, max).join('')}…` : chars.join('');
+}
+
+/** "网页 12 · 微博 30 · 热线 4": askers per channel, in the usual channel order. */
+function sourcesText(sources) {
+  const rank = (c) => (CHANNELS.includes(c) ? CHANNELS.indexOf(c) : CHANNELS.length);
+  return Object.entries(sources || {})
+    .filter(([, n]) => n > 0)
+    .sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b))
+    .map(([c, n]) => `${label('channels', c)} ${n}`)
+    .join(' · ');
+}
+
+function stop(fn) {
+  return (event) => {
+    event.stopPropagation();
+    fn(event);
+  };
+}
+
+/** Who asked it (when merged repeats make it more than one), what it was merged into, and
+ * the host's merge suggestions. */
+function mergeInfo(q) {
+  const nodes = [];
+  const askers = Number(q.askers || 1);
+  if (askers > 1) {
+    nodes.push(h('p', { class: 'q-item-sources' },
+      h('strong', { class: 'q-askers', 'data-testid': `askers-${q.id}` }, t('askers_n', { count: askers })),
+      h('span', { class: 'q-sources', 'data-testid': `sources-${q.id}`, title: t('sources_help') }, sourcesText(q.sources))));
+  }
+  if (q.state === 'merged' && q.merged_into) {
+    const target = client.questions.get(q.merged_into);
+    const hasScore = q.merge_score !== null && q.merge_score !== undefined;
+    nodes.push(h('p', { class: 'q-item-merged', 'data-testid': `merged-${q.id}` },
+      h('button', {
+        type: 'button', class: 'link-button', 'data-testid': `merged-into-${q.id}`,
+        title: hasScore ? t('score_help') : t('merged_by_host'),
+        onclick: stop(() => reveal(q.merged_into)),
+      }, hasScore ? t('merged_into_score', { id: q.merged_into, score: score(q.merge_score) })
+        : t('merged_into', { id: q.merged_into })),
+      target ? h('span', { class: 'q-similar-text muted', title: target.text }, excerpt(target.text)) : null));
+  }
+  const suggestions = mergeSuggestions(q);
+  if (suggestions.length) {
+    const canMerge = offered('merge', q);
+    const busy = ui.busy.has(q.id);
+    nodes.push(h('ul', { class: 'q-similar', 'data-testid': `suggestions-${q.id}`, 'aria-label': t('similar_heading') },
+      suggestions.map((ref) => {
+        const other = client.questions.get(ref.id);
+        const usable = canTakeMerge(ref.id);
+        return h('li', { class: 'q-similar-item' },
+          h('button', {
+            type: 'button', class: 'link-button', 'data-testid': `similar-${q.id}-${ref.id}`,
+            title: t('score_help'), onclick: stop(() => reveal(ref.id)),
+          }, t('similar_to', { id: ref.id, score: score(ref.score) })),
+          other ? h('span', { class: 'q-similar-text muted', title: other.text }, excerpt(other.text)) : null,
+          other && !usable ? h('span', { class: `badge badge-state state-${other.state}` }, label('states', other.state)) : null,
+          canMerge && usable ? h('button', {
+            type: 'button', class: 'button button-small', disabled: busy,
+            'data-testid': `merge-${q.id}-${ref.id}`,
+            onclick: stop(() => {
+              select(q.id, false);
+              merge(q, ref.id);
+            }),
+          }, t('merge_into_n', { id: ref.id })) : null);
+      })));
+  }
+  return nodes;
+}
+
+/** A key that changes when a question this item shows (merge target, suggestions) does. */
+function relatedKey(q) {
+  const ids = [...(q.similar || []).map((ref) => ref.id), q.merged_into].filter((id) => typeof id === 'number');
+  return ids.map((id) => {
+    const other = client.questions.get(id);
+    return other ? `${id}:${other.state}:${other.text}` : `${id}:`;
+  }).join('\n');
 }
 
 function renderQueueItem(q, selected) {
@@ -202,6 +393,7 @@ function renderQueueItem(q, selected) {
       `${label('flag_categories', f.category)} · ${label('flag_kinds', f.kind)}: ${f.match}`))) : null,
   changed ? h('details', { class: 'q-original' }, h('summary', null, t('original_text')), h('p', null, q.original_text)) : null,
   h('p', { class: 'q-item-meta muted' }, metaNodes),
+  mergeInfo(q),
   q.state === 'rejected' || q.rejection_reason ? h('p', { class: 'q-item-reason', 'data-testid': `reason-${q.id}` },
     h('strong', null, `${t('reason')}: `), label('reasons', q.rejection_reason) || '—',
     q.rejection_note ? [h('br'), h('strong', null, `${t('note')}: `), q.rejection_note] : null) : null,
@@ -232,8 +424,10 @@ function renderQueue() {
   for (const q of list) {
     const selected = q.id === ui.selected;
     const busy = ui.busy.has(q.id);
+    const related = relatedKey(q);
     let cached = itemCache.get(q.id);
-    if (!cached || cached.q !== q || cached.selected !== selected || cached.busy !== busy || cached.version !== ui.version) {
+    if (!cached || cached.q !== q || cached.selected !== selected || cached.busy !== busy
+      || cached.version !== ui.version || cached.related !== related) {
       const el = renderQueueItem(q, selected);
       if (cached && cached.el.parentNode) {
         const hadFocus = cached.el.contains(active);
@@ -246,7 +440,7 @@ function renderQueue() {
           else target.focus({ preventScroll: true });
         }
       }
-      cached = { el, q, selected, busy, version: ui.version };
+      cached = { el, q, selected, busy, version: ui.version, related };
       itemCache.set(q.id, cached);
     }
     keep.add(cached.el);
@@ -260,7 +454,11 @@ function renderQueue() {
   }
   for (const id of itemCache.keys()) if (!client.questions.has(id)) itemCache.delete(id);
 
-  setText(els.queueCount, ui.ready ? t('showing', { shown: list.length, total: all.length }) : '');
+  const hiddenMerged = stateFilter || showMerged() || /^#\d+$/.test(text) ? 0
+    : all.filter((q) => q.state === 'merged' && matches(q, channel, 'merged', text)).length;
+  const countText = t('showing', { shown: list.length, total: all.length })
+    + (hiddenMerged ? ` · ${t('merged_hidden', { count: hiddenMerged })}` : '');
+  setText(els.queueCount, ui.ready ? countText : '');
   els.queueEmpty.hidden = list.length > 0;
   setText(els.queueEmpty, ui.ready ? t('no_match') : t('connecting'));
 }
@@ -337,7 +535,10 @@ function renderOrder() {
   h('span', { class: 'order-pos', 'aria-hidden': 'true' }, String(i + 1)),
   h('div', { class: 'order-body' },
     h('p', { class: 'order-text' }, q.text),
-    h('p', { class: 'order-meta muted' }, `#${q.id} · ${label('channels', q.channel)} · ${q.asker || t('anonymous')} · ${t('supports_n', { count: q.supports || 0 })}`)),
+    h('p', { class: 'order-meta muted' }, [
+      `#${q.id}`, label('channels', q.channel), q.asker || t('anonymous'), t('supports_n', { count: q.supports || 0 }),
+      q.askers > 1 ? t('askers_n', { count: q.askers }) : null,
+    ].filter(Boolean).join(' · '))),
   h('div', { class: 'order-actions' },
     canReorder ? h('button', {
       type: 'button', class: 'icon-button', 'data-testid': `up-${q.id}`, 'aria-label': t('move_up'),
@@ -551,7 +752,7 @@ function dialogParts(dialog) {
   };
 }
 
-for (const dialog of [els.rejectDialog, els.deferDialog, els.confirmDialog]) {
+for (const dialog of [els.rejectDialog, els.deferDialog, els.confirmDialog, els.mergeDialog]) {
   dialog.querySelector('[data-role="cancel"]').addEventListener('click', () => dialog.close('cancel'));
   dialog.addEventListener('close', () => {
     // Give the keyboard back to the queue.
@@ -653,6 +854,88 @@ dialogParts(els.deferDialog).form.addEventListener('submit', async (event) => {
   }
 });
 
+// Merge into a question the host names (the suggestions, when there are some, are offered
+// as quick picks and the best one is filled in).
+
+function mergeTargetError(q, into) {
+  if (!Number.isInteger(into) || into < 1) return t('merge_target_required');
+  if (into === q.id) return t('merge_self');
+  const target = client.questions.get(into);
+  if (!target) return t('merge_unknown', { id: into });
+  if (!MERGE_TARGETS.has(target.state)) return t('merge_bad_target', { id: into, state: label('states', target.state) });
+  return '';
+}
+
+function readMergeTarget() {
+  const raw = els.mergeDialog.querySelector('[data-testid="merge-target"]').value.trim().replace(/^#/, '');
+  return raw === '' ? null : Number(raw);
+}
+
+function updateMergePreview() {
+  const preview = els.mergeDialog.querySelector('[data-role="preview"]');
+  const into = readMergeTarget();
+  const q = dialogQuestion;
+  showDialogError(els.mergeDialog, '');
+  if (!q || into === null) {
+    preview.hidden = true;
+    return;
+  }
+  const target = client.questions.get(into);
+  const problem = mergeTargetError(q, into);
+  preview.hidden = false;
+  preview.classList.toggle('is-invalid', !!problem);
+  preview.replaceChildren(...(target && !problem
+    ? [h('strong', null, `#${target.id} `), h('span', { class: `badge badge-state state-${target.state}` }, label('states', target.state)), ' ', excerpt(target.text, 200)]
+    : [problem]));
+}
+
+function openMerge(q) {
+  if (!client.can('merge')) return;
+  openQuestionDialog(els.mergeDialog, q);
+  const input = els.mergeDialog.querySelector('[data-testid="merge-target"]');
+  const suggestions = mergeSuggestions(q).filter((ref) => canTakeMerge(ref.id));
+  const picks = els.mergeDialog.querySelector('[data-role="suggestions"]');
+  picks.hidden = suggestions.length === 0;
+  picks.replaceChildren(suggestions.length ? h('span', { class: 'muted' }, `${t('similar_heading')}: `) : null,
+    suggestions.map((ref) => h('button', {
+      type: 'button', class: 'chip', 'data-testid': `merge-pick-${ref.id}`, title: t('score_help'),
+      onclick: () => {
+        input.value = String(ref.id);
+        updateMergePreview();
+        input.focus();
+      },
+    }, t('similar_to', { id: ref.id, score: score(ref.score) }))));
+  input.value = suggestions.length ? String(suggestions[0].id) : '';
+  updateMergePreview();
+  input.focus();
+  input.select();
+}
+
+els.mergeDialog.querySelector('[data-testid="merge-target"]').addEventListener('input', updateMergePreview);
+
+dialogParts(els.mergeDialog).form.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const q = dialogQuestion;
+  const into = readMergeTarget();
+  const problem = mergeTargetError(q, into);
+  if (problem) {
+    els.mergeDialog.querySelector('[data-testid="merge-target"]').focus();
+    showDialogError(els.mergeDialog, problem);
+    return;
+  }
+  const submit = dialogParts(els.mergeDialog).submit;
+  submit.disabled = true;
+  try {
+    const result = await client.command('merge', { question: q.id, into });
+    markMerged(q.id, into, result);
+    els.mergeDialog.close('done');
+    toast(t('merged_done', { id: q.id, into }), 'success');
+  } catch (err) {
+    showDialogError(els.mergeDialog, err.message);
+    submit.disabled = false;
+  }
+});
+
 function confirmDialog(message) {
   const dialog = els.confirmDialog;
   setText(dialog.querySelector('[data-role="message"]'), message);
@@ -700,6 +983,9 @@ document.addEventListener('keydown', (event) => {
     case 'q': run('queue', q); break;
     case 'o': run(q && q.state === 'on_air' ? 'off_air' : 'on_air', q); break;
     case 'd': run('defer', q); break;
+    case 'm': mergeBest(q); break;
+    case 'M': run('merge', q); break;
+    case 'u': run('unmerge', q); break;
     default: handled = false;
   }
   if (handled) event.preventDefault();
@@ -707,6 +993,7 @@ document.addEventListener('keydown', (event) => {
 
 for (const control of [els.filterChannel, els.filterState]) control.addEventListener('change', () => render());
 els.filterText.addEventListener('input', () => render());
+if (els.filterMerged) els.filterMerged.addEventListener('change', () => render());
 if (els.sortQueue) els.sortQueue.addEventListener('change', () => render());
 
 // --- Render ------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import { CONFIG, t, label, h, byTestId } from './common.js';
 import { api } from './api.js';
 
 const REFRESH_MS = 15000;
-const COLUMNS = ['received', 'approved', 'rejected_total', 'answered', 'deferred', 'unanswered', 'pending'];
+const COLUMNS = ['received', 'merged', 'approved', 'rejected_total', 'answered', 'deferred', 'unanswered', 'pending'];
 
 function row(name, data, isTotal) {
   return h('tr', { class: isTotal ? 'record-total' : null, 'data-testid': `record-${isTotal ? 'total' : name}` },

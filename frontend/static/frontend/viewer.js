@@ -1,5 +1,6 @@
 // The public viewer page: session info, the question on air with its live answer, the ask
-// form and the published questions with support buttons.
+// form and the published questions with support buttons. A question asked again by others
+// (merged repeats, on any channel) shows how many people asked it.
 
 import {
   CONFIG, T, t, label, h, icon, setText, byTestId, timeElement, formatDateTime, toast, rafThrottle,
@@ -123,7 +124,10 @@ function renderOnAir() {
   content.hidden = !q;
   if (!q) return;
   setText(els.onAirQuestion, q.text);
-  setText(els.onAirMeta, [q.asker || t('anonymous'), label('channels', q.channel)].join(' · '));
+  const askers = askersOf(q);
+  setText(els.onAirMeta, [
+    q.asker || t('anonymous'), label('channels', q.channel), askers > 1 ? t('askers_n', { count: askers }) : null,
+  ].filter(Boolean).join(' · '));
   const summary = liveSummary(q);
   setText(els.liveAnswer, summary || t('answer_pending'));
   els.liveAnswer.classList.toggle('placeholder', !summary);
@@ -131,12 +135,19 @@ function renderOnAir() {
 
 // --- Question list -----------------------------------------------------------------------
 
+/** How many people asked it: the asker and the repeats merged into it (at least 1). */
+function askersOf(q) {
+  const n = Number(q && q.askers);
+  return Number.isFinite(n) && n > 1 ? Math.floor(n) : 1;
+}
+
 const items = new Map(); // id → {el, refs}
 
 function createItem(id) {
   const refs = {};
   refs.state = h('span', { class: 'badge badge-state' });
   refs.mine = h('span', { class: 'badge badge-mine', hidden: true }, t('mine'));
+  refs.askers = h('span', { class: 'badge badge-askers', 'data-testid': `askers-${id}`, hidden: true });
   refs.text = h('p', { class: 'q-text', 'data-testid': `question-text-${id}` });
   refs.asker = h('span', { class: 'q-asker' });
   refs.channel = h('span', { class: 'q-channel' });
@@ -152,7 +163,7 @@ function createItem(id) {
   refs.answer = h('div', { class: 'answer', hidden: true },
     h('span', { class: 'answer-label' }, t('answer')), refs.answerText, refs.answerMeta);
   const el = h('li', { class: 'question', 'data-testid': `question-${id}`, 'data-id': String(id) },
-    h('div', { class: 'q-head' }, refs.state, refs.mine),
+    h('div', { class: 'q-head' }, refs.state, refs.askers, refs.mine),
     refs.text,
     h('div', { class: 'q-foot' },
       h('span', { class: 'q-meta muted' }, refs.asker, ' · ', refs.channel, ' · ', refs.time),
@@ -169,6 +180,10 @@ function updateItem(item, q) {
   refs.state.classList.add(`state-${q.state}`);
   setText(refs.state, (T.viewer_states && T.viewer_states[q.state]) || label('states', q.state));
   refs.mine.hidden = !state.mine.has(q.id);
+  const askers = askersOf(q);
+  refs.askers.hidden = askers <= 1;
+  refs.askers.dataset.count = String(askers);
+  if (askers > 1) setText(refs.askers, t('askers_n', { count: askers }));
   setText(refs.text, q.text);
   setText(refs.asker, q.asker || t('anonymous'));
   setText(refs.channel, label('channels', q.channel));
@@ -316,9 +331,13 @@ function applyEvent(frame) {
       }
       break;
     case 'supports':
-      for (const { id, supports } of d.questions || []) {
+      for (const { id, supports, askers } of d.questions || []) {
         const q = state.questions.get(id);
-        if (q) state.questions.set(id, { ...q, supports });
+        if (!q) continue;
+        const next = { ...q };
+        if (typeof supports === 'number') next.supports = supports;
+        if (typeof askers === 'number') next.askers = askers;
+        state.questions.set(id, next);
       }
       break;
     default:

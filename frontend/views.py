@@ -31,6 +31,7 @@ from hub.models import (
 )
 from hub.roles import Role
 from moderation.models import ScreeningAction, ScreeningCategory
+from moderation.sectors import Sector
 
 LOGIN_URL = "frontend:login"
 
@@ -58,6 +59,7 @@ def js_strings() -> dict[str, Any]:
         "reasons": _choices(RejectionReason),
         "flag_categories": _choices(ScreeningCategory),
         "flag_actions": _choices(ScreeningAction),
+        "sectors": _choices(Sector),
         "flag_kinds": {
             "lexicon": _("lexicon word"),
             "mobile": _("mobile number"),
@@ -198,6 +200,17 @@ def js_strings() -> dict[str, Any]:
         "merge_self": _("A question cannot be merged into itself."),
         "merge_unknown": _("Question #{id} is not in this session."),
         "merge_bad_target": _("Question #{id} cannot take merged questions: it is {state}."),
+        # Insights: hot words and sectors (viewer page and console).
+        "no_hot_words": _("No hot words yet."),
+        "no_sectors": _("No questions to count yet."),
+        "heat_n": _("Heat {heat}/100"),
+        "sector_share": _("questions ({percent}%)"),
+        "sector": _("Sector"),
+        "sector_staff": _("(staff)"),
+        "sector_staff_help": _("Sector corrected by staff"),
+        "sector_auto_help": _("Sector guessed automatically; correct it if it is wrong"),
+        "set_sector": _("Change sector"),
+        "sector_set": _("#{id} moved to {sector}."),
         # Leader screen.
         "leader_waiting": _("Waiting for the host to put a question on air."),
         "sync_idle": _("Type the answer summary; viewers see it live."),

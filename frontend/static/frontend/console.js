@@ -4,7 +4,7 @@
 // The same question asked again (on any channel) is merged into one: the queue shows its
 // askers per channel, the host's merge suggestions ("similar to #N") and undo for merges.
 
-import { t, label, h, setText, byTestId, timeElement, toast, rafThrottle } from './common.js';
+import { T, t, label, h, setText, byTestId, timeElement, toast, rafThrottle } from './common.js';
 import { startConsole } from './staff.js';
 
 const STATES = ['received', 'pending', 'approved', 'rejected', 'queued', 'on_air', 'answered', 'deferred', 'unanswered', 'merged'];
@@ -359,6 +359,47 @@ function relatedKey(q) {
   }).join('\n');
 }
 
+// --- Sectors -------------------------------------------------------------------------------
+
+/** The question's sector, with "(staff)" when a person corrected the automatic guess; for
+ * users who may correct it, a small select that sends set_sector on change. */
+function sectorInfo(q) {
+  const staff = q.sector_source === 'staff';
+  const nodes = [];
+  if (q.sector) {
+    nodes.push(h('span', {
+      class: `q-sector sector-${staff ? 'staff' : 'auto'}`,
+      'data-testid': `sector-${q.id}`,
+      'data-sector': q.sector,
+      'data-source': q.sector_source || 'auto',
+      title: staff ? t('sector_staff_help') : t('sector_auto_help'),
+    }, `${t('sector')}: ${label('sectors', q.sector)}`, staff ? ` ${t('sector_staff')}` : null));
+  }
+  if (client.can('set_sector')) {
+    const codes = Object.keys(T.sectors || {});
+    const select = h('select', {
+      class: 'sector-select',
+      'data-testid': `set-sector-${q.id}`,
+      'aria-label': `${t('set_sector')} #${q.id}`,
+      title: t('set_sector'),
+      disabled: ui.busy.has(q.id),
+      onclick: (e) => e.stopPropagation(),
+      onchange: async (e) => {
+        e.stopPropagation();
+        const sector = e.target.value;
+        if (!sector || sector === q.sector) return;
+        const result = await act('set_sector', q, { sector });
+        if (result !== false) toast(t('sector_set', { id: q.id, sector: label('sectors', sector) }), 'success');
+      },
+    },
+    q.sector ? null : h('option', { value: '' }, '—'),
+    codes.map((code) => h('option', { value: code }, label('sectors', code))));
+    select.value = q.sector || '';
+    nodes.push(select);
+  }
+  return nodes.length ? h('span', { class: 'q-sector-box' }, nodes) : null;
+}
+
 function renderQueueItem(q, selected) {
   const changed = q.original_text && q.original_text !== q.text;
   const meta = [
@@ -369,6 +410,7 @@ function renderQueueItem(q, selected) {
     h('span', { 'data-testid': `priority-${q.id}`, title: t('priority_help') }, `${t('priority')} ${Number(q.priority || 0).toFixed(1)}`),
     q.observer_flags ? h('span', { class: 'q-observer-flags', 'data-testid': `observer-flags-${q.id}` },
       t('observer_flags_n', { count: q.observer_flags })) : null,
+    sectorInfo(q),
   ].filter(Boolean);
   const metaNodes = [];
   meta.forEach((node, i) => {

@@ -39,7 +39,7 @@ def _tfidf() -> Any:
             from moderation.similarity import STOPWORDS_PATH, get_analyzer
 
             extractor = jieba.analyse.TFIDF()
-            extractor.tokenizer = get_analyzer()._ensure_loaded()
+            extractor.tokenizer = get_analyzer().tokenizer
             extractor.set_stop_words(str(STOPWORDS_PATH))
             _extractor = extractor
         return _extractor

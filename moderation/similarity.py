@@ -61,7 +61,10 @@ count), so a rare word (物业费, 额度) counts more than a common one (开始
 missing from the dictionary (numbers, odd characters) get :data:`MAX_WEIGHT`; a name
 :data:`NAME_WEIGHT` (= the maximum), an intent feature :data:`INTENT_WEIGHT` (6). The
 weights are static (no corpus statistics), so a pair always gets the same score, in every
-session and process.
+session and process. When both texts name places or organisations and share none of those
+names (幸福花园 vs 阳光小区, 西湖大道 vs 学院大道), the score is multiplied by
+:data:`NAME_CONFLICT_FACTOR` = 0.8: however alike the rest, such a pair stays below 0.8
+and is never merged automatically (at the default thresholds); the host can still merge.
 
 Thresholds (:meth:`SimilarityIndex.classify`, configurable per index):
 
@@ -69,12 +72,14 @@ Thresholds (:meth:`SimilarityIndex.classify`, configurable per index):
 * ``0.5 ≤ score < 0.8`` (:data:`SUGGEST_THRESHOLD`) → ``"suggest"``: show "similar to #123".
 * below → ``"none"``.
 
-On the hand-made pairs of the tests: copies of one question across the three channels
-score 0.8–1.0 (one with a different verb, 开始 for 轮到, 0.44); paraphrases 0.4–0.8;
-different questions in the same sector 0–0.41; the same question about another place or
-building 0.4–0.6 ("suggest" at most, by design: 幸福花园 and 阳光小区 may share the answer,
-the host decides). Known limits of a lexical score: a paraphrase in other words (遗失 for
-丢了, 出台 for 公布) scores low; numbers are not normalised (三个月 ≠ 3个月).
+On the hand-made pairs of the tests: one question across web, microblog and radio with
+only channel noise and fillers 1.0; copies that also add or change words (交警, 天天;
+开始 for 轮到) 0.44–0.9; paraphrases 0.58–0.87; different questions in the same sector
+0–0.22; the same question about another place 0.46–0.62, another building of the same
+estate 0.75 (suggestions: the host decides). Known limits of a lexical score: a
+paraphrase in other words (遗失 for 丢了, 出台 for 公布) scores low; a copy with another
+verb can fall to "suggest" (轮到 vs 开始: 0.64); numbers are not normalised (三个月 ≠
+3个月).
 
 Candidate search (MinHash LSH)
 ------------------------------
@@ -84,26 +89,30 @@ words, noise or folding) share one entry: one signature, one score, all their id
 Every feature set gets a MinHash signature (datasketch :class:`~datasketch.MinHash`,
 ``num_perm`` = 120, one permutation set shared by all signatures of the index, features
 hashed with ``blake2b(digest_size=4)``: stable across processes, unlike ``hash()``, and
-faster than datasketch's default SHA-1). The signature is cut into ``bands`` = 40 bands
-of ``rows`` = 3 values; two sets with (unweighted) Jaccard similarity s share at least one
-band with probability ``1 - (1 - s**3) ** 40`` (:func:`candidate_probability`): 0.995 at
-s = 0.5, 0.93 at 0.4, 0.67 at 0.3, 0.04 at 0.1 — low enough a threshold for "suggest".
-The entries sharing a band with the text are counted; at most ``max_candidates`` (200),
-those sharing the most bands, are scored exactly; the best are returned.
+faster than datasketch's default SHA-1). Each feature enters the MinHash repeated by its
+weight (:meth:`SimilarityIndex.shingles`: a name 3 times, a common word once), so the
+signature estimates a weighted Jaccard similarity close to the exact score. The signature
+is cut into ``bands`` = 40 bands of ``rows`` = 3 values; two sets of (shingle) Jaccard
+similarity s share at least one band with probability ``1 - (1 - s**3) ** 40``
+(:func:`candidate_probability`): 0.995 at s = 0.5, 0.93 at 0.4, 0.67 at 0.3, 0.04 at 0.1 —
+a low enough threshold for "suggest". The entries sharing a band with the text are
+counted; at most ``max_candidates`` (200), those sharing the most bands, are scored
+exactly; the best are returned.
 
 The bands live in two sorted NumPy arrays (band key, entry), plus a dict of recent
 insertions merged into the arrays every ``buffer_docs`` (2,048) new entries; a lookup is
-two ``searchsorted`` calls. datasketch's ``MinHashLSH`` keeps one Python ``set`` per
-bucket instead: with these 40 bands it took 23 MB for 2,406 feature sets where the arrays
-took 1.7 MB (``python -m tests.bench.intake_similarity`` measures both), i.e. over 1 GB
-for a 100,000-question session.
+two ``searchsorted`` calls. datasketch's ``MinHashLSH`` keeps a Python ``set`` per bucket
+instead: with these 40 bands it took 43.5 MB for 4,837 feature sets where the arrays took
+3.5 MB (``python -m tests.bench.intake_similarity`` measures both), i.e. about 0.45 GB
+for the ~50,000 distinct feature sets of a 100,000-question session.
 
-Performance (benchmark machine, 2 vCPU AMD EPYC, 100,000 synthetic questions; see
-``tests/bench/intake_similarity.py``): lookup p50 ≈ 2 ms, p99 ≈ 3 ms including ~0.3 ms of
-text analysis, against ~150 ms for the naive scan; ``add`` ≈ 0.5 ms, except the add that
-merges the buffer (~0.1–0.2 s at 100,000 questions); rebuild ≈ 0.4–0.6 ms per question
-(mostly jieba and the traditional→simplified folding). A process holding large indexes
-can call ``gc.freeze()`` after a rebuild, so full garbage collections skip them.
+Performance (``tests/bench/intake_similarity.py``, 2 vCPU AMD EPYC shared with other
+work, 100,000 synthetic questions): lookup p50 ≈ 2 ms, p99 ≈ 3.8 ms, text analysis
+(~0.3 ms) included, against p50 ≈ 110 ms for the naive scan; ``add`` ≈ 0.5 ms, except
+the add that merges the buffer (~50–150 ms at 100,000 questions); ``rebuild`` ≈ 0.5 ms
+per question (mostly jieba and the traditional→simplified folding); the index's own
+structures ≈ 74 MB. A process holding large indexes can call ``gc.freeze()`` after a
+rebuild, so that full garbage collections stop walking them.
 
 Threads and lifetime
 --------------------
@@ -127,6 +136,8 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import repeat
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Self
 
@@ -140,6 +151,8 @@ __all__ = [
     "MAX_WEIGHT",
     "MERGE_THRESHOLD",
     "MIN_WEIGHT",
+    "NAME_CONFLICT_FACTOR",
+    "NAME_WEIGHT",
     "STOPWORDS_PATH",
     "SUGGEST_THRESHOLD",
     "USERDICT_PATH",
@@ -171,6 +184,9 @@ INTENT_WEIGHT = 6.0
 """Weight of a question-intent feature (about that of a common content word)."""
 NAME_WEIGHT = MAX_WEIGHT
 """Weight of a place or organisation name feature (``@幸福花园``)."""
+NAME_CONFLICT_FACTOR = 0.8
+"""Score factor when both texts name places and no name is shared: such a pair scores
+below 0.8, so it is never merged automatically at the default thresholds."""
 
 DEFAULT_NUM_PERM = 120
 DEFAULT_BANDS = 40
@@ -256,6 +272,7 @@ class Features:
 
     items: frozenset[str]
     weight: float
+    names: frozenset[str] = frozenset()  # the ``@name`` items
 
     def __bool__(self) -> bool:
         return bool(self.items)
@@ -314,6 +331,12 @@ class Analyzer:
                 self._log_total = math.log(new.total)
                 self._tokenizer = new  # published last: readers never see half a load
             return self._tokenizer
+
+    @property
+    def tokenizer(self) -> jieba.Tokenizer:
+        """The analyzer's own jieba tokenizer (loaded on first access), with the user
+        dictionary: for other jieba tools (keyword extraction) that should cut alike."""
+        return self._ensure_loaded()
 
     @property
     def stopwords(self) -> frozenset[str]:
@@ -379,7 +402,11 @@ class Analyzer:
             if pattern.search(prepared):
                 items.add(name)
         frozen = frozenset(items)
-        return Features(frozen, math.fsum(self.weight(item) for item in frozen))
+        return Features(
+            frozen,
+            math.fsum(self.weight(item) for item in frozen),
+            frozenset(item for item in frozen if item.startswith("@")),
+        )
 
     def weight(self, feature: str) -> float:
         """Weight of one feature (see the module docstring). Deterministic."""
@@ -411,7 +438,7 @@ class Analyzer:
 
     def raw_scorer(self, query: Features) -> Callable[[Features], float]:
         """Like :meth:`scorer`, unrounded (what the indexes rank by)."""
-        items, total = query.items, query.weight
+        items, total, names = query.items, query.weight, query.names
         weight_of = {item: self.weight(item) for item in items}.__getitem__
         fsum = math.fsum
 
@@ -420,7 +447,10 @@ class Analyzer:
             if not common:
                 return 0.0
             shared = fsum(map(weight_of, common))  # exact, so independent of set order
-            return shared / (total + doc.weight - shared)
+            value = shared / (total + doc.weight - shared)
+            if names and doc.names and names.isdisjoint(doc.names):
+                value *= NAME_CONFLICT_FACTOR
+            return value
 
         return score
 
@@ -565,6 +595,7 @@ class NaiveIndex(_Index):
         return _ranked((pair for pair in scored if pair[0] > 0.0), limit)
 
 
+@lru_cache(maxsize=1 << 16)
 def _h32(feature: str) -> int:
     """Stable 32-bit hash of a feature (the range datasketch's permutations expect)."""
     return int.from_bytes(
@@ -580,6 +611,7 @@ def _permutations(num_perm: int, seed: int) -> Any:
     return MinHash(num_perm=num_perm, seed=seed, hashfunc=_h32).permutations
 
 
+_SHINGLE_UNIT = 4.5
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _SHIFT = np.uint64(31)
 
@@ -667,8 +699,22 @@ class SimilarityIndex(_Index):
             hashfunc=_h32,
             permutations=_permutations(self.num_perm, self.seed),
         )
-        mh.update_batch(sorted(features.items))
+        mh.update_batch(self.shingles(features))
         return mh
+
+    def shingles(self, features: Features) -> list[str]:
+        """What the MinHash is computed over: each feature, repeated by its weight
+        (``round(weight / 4.5)`` copies, at least one: a name or rare word 3, a common
+        word or an intent 1-2), so that the MinHash estimates a *weighted* Jaccard
+        similarity, close to the exact score, and ranking candidates by shared bands puts
+        the ones that will score best first."""
+        weight = self.analyzer.weight
+        out = []
+        for item in features.items:
+            out.append(item)
+            for copy in range(1, max(1, round(weight(item) / _SHINGLE_UNIT))):
+                out.append(f"{item}\x00{copy}")
+        return out
 
     def band_keys(self, features: Features) -> np.ndarray:
         """One 64-bit key per band (``bands`` keys): a hash of the band's ``rows`` MinHash
@@ -807,7 +853,7 @@ class SimilarityIndex(_Index):
         if not query:
             return []
         qkeys = self.band_keys(query)
-        items, total = query.items, query.weight
+        items, total, names = query.items, query.weight, query.names
         weight_of = {item: self.analyzer.weight(item) for item in items}.__getitem__
         fsum = math.fsum
         with self._lock:
@@ -822,19 +868,22 @@ class SimilarityIndex(_Index):
                 common = items.intersection(doc.items)
                 if common:
                     shared = fsum(map(weight_of, common))
-                    scored.append((shared / (total + doc.weight - shared), group.members))
+                    value = shared / (total + doc.weight - shared)
+                    if names and doc.names and names.isdisjoint(doc.names):
+                        value *= NAME_CONFLICT_FACTOR
+                    scored.append((value, group.members))
             return self._expand(scored, limit)
 
     @staticmethod
     def _expand(scored: list[tuple[float, list[int]]], limit: int) -> list[Match]:
         """Matches from (score, members) pairs: best groups first, members by id."""
-        scored.sort(key=lambda pair: -pair[0])
+        scored.sort(key=itemgetter(0), reverse=True)
         chosen: list[tuple[float, int]] = []
         for value, members in scored:
             if len(chosen) >= limit and value < chosen[-1][0]:
                 break  # groups tied with the last chosen one are still considered
             ids = members if len(members) <= limit else heapq.nsmallest(limit, members)
-            chosen.extend((value, question_id) for question_id in ids)
+            chosen.extend(zip(repeat(value), ids))
         return _ranked(chosen, limit)
 
     def _candidate_groups(self, qkeys: np.ndarray) -> list[int]:

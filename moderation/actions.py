@@ -577,6 +577,16 @@ def check_merge_question(
         )
 
 
+def _askers_changed(target: Question, now: datetime) -> None:
+    """The canonical question gained or lost an asker: tell the consoles now, and viewers
+    with the next coalesced ``supports`` event (which carries the askers count)."""
+    from hub.actions.supports import support_coalescer
+
+    publish_staff_question(target, now)
+    if target.is_public:
+        support_coalescer.mark(target.session_id, target.pk)
+
+
 def merge_into(
     question: Question,
     target: Question,
@@ -609,11 +619,7 @@ def merge_into(
             question.session, "question_withdrawn", QuestionRef(id=question.pk), now
         )
     publish_staff_question(question, now)
-    publish_staff_question(target, now)
-    if target.is_public:
-        from hub.actions.supports import support_coalescer
-
-        support_coalescer.mark(target.session_id, target.pk)
+    _askers_changed(target, now)
 
 
 def do_merge_question(
@@ -664,11 +670,7 @@ def do_unmerge_question(
         )
         publish_staff_question(question, now)
         if target is not None:
-            publish_staff_question(target, now)
-            if target.is_public:
-                from hub.actions.supports import support_coalescer
-
-                support_coalescer.mark(target.session_id, target.pk)
+            _askers_changed(target, now)
     return question
 
 

@@ -21,7 +21,6 @@ resident ID numbers (GB 11643 checksum and a plausible birth date) and bank card
 from __future__ import annotations
 
 import re
-import threading
 import unicodedata
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -29,8 +28,8 @@ from typing import Any
 
 import ahocorasick
 from django.conf import settings
-from django.core.cache import cache
 
+from hub.text import WIDTH_TABLE, to_simplified
 from moderation.models import (
     CATEGORY_REASONS,
     DEFAULT_ACTIONS,
@@ -39,6 +38,7 @@ from moderation.models import (
     ScreeningAction,
     ScreeningCategory,
 )
+from moderation.versioned import VersionedBuild
 
 LEXICON_VERSION_KEY = "moderation:lexicon-version"
 
@@ -77,15 +77,6 @@ class Screening:
 
 # --- folding -----------------------------------------------------------------------------
 
-_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
-_WIDTH[0x3000] = 0x20
-
-
-def _t2s(text: str) -> str:
-    from hub.intake.pipeline import _t2s as converter
-
-    return str(converter().convert(text))
-
 
 def _dropped(ch: str) -> bool:
     return ch.isspace() or unicodedata.category(ch)[0] in "PSZC"
@@ -93,11 +84,11 @@ def _dropped(ch: str) -> bool:
 
 def fold_with_map(text: str) -> tuple[str, list[int]]:
     """Fold ``text`` for matching; ``positions[i]`` is the index in ``text`` of folded[i]."""
-    simplified = _t2s(text)
+    simplified = to_simplified(text)
     base = simplified if len(simplified) == len(text) else text
     folded: list[str] = []
     positions: list[int] = []
-    for index, ch in enumerate(base.translate(_WIDTH)):
+    for index, ch in enumerate(base.translate(WIDTH_TABLE)):
         if _dropped(ch):
             continue
         folded.append(ch.lower())
@@ -114,48 +105,32 @@ def fold(text: str) -> str:
 
 @dataclass(frozen=True)
 class _Matcher:
-    version: int
     automaton: Any  # ahocorasick.Automaton, or None when the lexicon is empty
     policies: dict[str, str]
 
 
-_automaton_lock = threading.Lock()
-_automaton: _Matcher | None = None
+def _build_matcher() -> _Matcher:
+    policies = {str(c): str(a) for c, a in DEFAULT_ACTIONS.items()}
+    policies.update(dict(CategoryPolicy.objects.values_list("category", "action")))
+    automaton: Any = ahocorasick.Automaton()
+    for term, category in LexiconEntry.objects.filter(active=True).values_list("term", "category"):
+        folded = fold(term)
+        if folded:
+            automaton.add_word(folded, (len(folded), term, category))
+    if len(automaton):
+        automaton.make_automaton()
+    else:
+        automaton = None
+    return _Matcher(automaton, policies)
+
+
+#: This process's matcher; rebuilt whenever staff change the lexicon or a policy.
+matcher = VersionedBuild(LEXICON_VERSION_KEY, _build_matcher)
 
 
 def bump_lexicon_version() -> None:
     """Tell every process that the lexicon or a policy changed."""
-    try:
-        cache.incr(LEXICON_VERSION_KEY)
-    except ValueError:
-        cache.set(LEXICON_VERSION_KEY, 1, None)
-
-
-def _current() -> _Matcher:
-    """This process's matcher, rebuilt when the shared lexicon version moved."""
-    global _automaton
-    version = int(cache.get(LEXICON_VERSION_KEY, 0))
-    matcher = _automaton
-    if matcher is not None and matcher.version == version:
-        return matcher
-    with _automaton_lock:
-        if _automaton is not None and _automaton.version == version:
-            return _automaton
-        policies = {str(c): str(a) for c, a in DEFAULT_ACTIONS.items()}
-        policies.update(dict(CategoryPolicy.objects.values_list("category", "action")))
-        automaton: Any = ahocorasick.Automaton()
-        for term, category in LexiconEntry.objects.filter(active=True).values_list(
-            "term", "category"
-        ):
-            folded = fold(term)
-            if folded:
-                automaton.add_word(folded, (len(folded), term, category))
-        if len(automaton):
-            automaton.make_automaton()
-        else:
-            automaton = None
-        _automaton = _Matcher(version, automaton, policies)
-        return _automaton
+    matcher.bump()
 
 
 # --- personal data ------------------------------------------------------------------------
@@ -246,8 +221,8 @@ def screen(
 ) -> Screening:
     """Screen one question's normalised text. Reads the lexicon; with ``session_id`` and
     ``asker_ref`` also checks for flooding and repeated text by the same asker."""
-    matcher = _current()
-    automaton, policies = matcher.automaton, matcher.policies
+    current = matcher.get()
+    automaton, policies = current.automaton, current.policies
     flags: list[Flag] = []
     spans: list[tuple[int, int, str]] = []
 
@@ -272,7 +247,7 @@ def screen(
                 shown = "*" * len(term) if action == ScreeningAction.MASK else term
                 flags.append(Flag(category, action, "lexicon", shown))
 
-    for m in _LINK.finditer(text.translate(_WIDTH)):
+    for m in _LINK.finditer(text.translate(WIDTH_TABLE)):
         action = policies.get(ScreeningCategory.SPAM, ScreeningAction.HOLD)
         flags.append(Flag(ScreeningCategory.SPAM, action, "link", m.group(0)[:60]))
         break

@@ -14,13 +14,13 @@ change (a version in the shared cache, as for the screening lexicon).
 from __future__ import annotations
 
 import math
-import threading
 from collections import Counter
 from dataclasses import dataclass
 
-from django.core.cache import cache
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from moderation.versioned import VersionedBuild
 
 CORRECTIONS_VERSION_KEY = "moderation:sector-corrections-version"
 CORRECTION_WEIGHT = 3
@@ -225,15 +225,10 @@ SEED_KEYWORDS[Sector.TRANSPORT] += ["公交站台", "遮雨棚"]
 
 @dataclass(frozen=True)
 class _Model:
-    version: int
     log_prior: dict[str, float]
     log_likelihood: dict[str, dict[str, float]]
     log_unknown: dict[str, float]
     vocabulary: frozenset[str]
-
-
-_lock = threading.Lock()
-_model: _Model | None = None
 
 
 def _words(text: str) -> list[str]:
@@ -242,14 +237,7 @@ def _words(text: str) -> list[str]:
     return [w for w in get_analyzer().tokens(text) if len(w) > 1 or w.isalpha()]
 
 
-def bump_corrections_version() -> None:
-    try:
-        cache.incr(CORRECTIONS_VERSION_KEY)
-    except ValueError:
-        cache.set(CORRECTIONS_VERSION_KEY, 1, None)
-
-
-def _train(version: int) -> _Model:
+def _train() -> _Model:
     from hub.models import Question
 
     docs: dict[str, Counter[str]] = {s: Counter() for s in SEED_KEYWORDS}
@@ -274,31 +262,27 @@ def _train(version: int) -> _Model:
         denominator = sum(counts.values()) + len(vocabulary)
         log_likelihood[sector] = {w: math.log((n + 1) / denominator) for w, n in counts.items()}
         log_unknown[sector] = math.log(1 / denominator)
-    return _Model(version, log_prior, log_likelihood, log_unknown, vocabulary)
+    return _Model(log_prior, log_likelihood, log_unknown, vocabulary)
 
 
-def _current() -> _Model:
-    global _model
-    version = int(cache.get(CORRECTIONS_VERSION_KEY, 0))
-    model = _model
-    if model is not None and model.version == version:
-        return model
-    with _lock:
-        if _model is None or _model.version != version:
-            _model = _train(version)
-        return _model
+#: This process's model; retrained whenever staff correct a sector.
+model = VersionedBuild(CORRECTIONS_VERSION_KEY, _train)
+
+
+def bump_corrections_version() -> None:
+    model.bump()
 
 
 def classify(text: str) -> str:
     """The most likely sector of ``text``, or "other" when none of its words is known."""
-    model = _current()
-    words = [w for w in _words(text) if w in model.vocabulary]
+    trained = model.get()
+    words = [w for w in _words(text) if w in trained.vocabulary]
     if not words:
         return Sector.OTHER
     best, best_score = Sector.OTHER.value, -math.inf
-    for sector, prior in model.log_prior.items():
-        likelihood = model.log_likelihood[sector]
-        unknown = model.log_unknown[sector]
+    for sector, prior in trained.log_prior.items():
+        likelihood = trained.log_likelihood[sector]
+        unknown = trained.log_unknown[sector]
         score = prior + sum(likelihood.get(w, unknown) for w in words)
         if score > best_score:
             best, best_score = str(sector), score

@@ -245,7 +245,7 @@ def _name_length(run: list[str]) -> int:
 
 def _default_fold(text: str) -> str:
     # Imported here, not at module level: the intake pipeline will import this module.
-    from hub.intake.pipeline import normalise_text
+    from hub.text import normalise_text
 
     return normalise_text(text, to_simplified=True)
 

@@ -100,10 +100,12 @@ def _no_background_coalescer() -> Iterator[None]:
 def _clear_cache() -> Iterator[None]:
     from django.core.cache import cache
 
-    import moderation.screening
+    from moderation import screening, sectors
 
     cache.clear()
-    moderation.screening._automaton = None  # a flushed database must not match old words
+    # A flushed database must not match old words nor keep old sector corrections.
+    screening.matcher.reset()
+    sectors.model.reset()
     yield
 
 

@@ -9,10 +9,8 @@ hears about it (publish after commit), and the console hears within the same tic
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -23,45 +21,26 @@ from django.utils.translation import gettext as _
 from hub.actions.common import write_audit
 from hub.errors import IntakeRejected
 from hub.models import Channel, LiveSession, Question, QuestionState, Visibility
+from hub.text import WIDTH_TABLE, normalise_text, to_simplified
 
-# Full-width ASCII (！ to ～) → half-width, ideographic space → space. CJK punctuation such
-# as ，。？ is left alone: it is correct Chinese, not a width variant of a Latin sign.
-_WIDTH_TABLE = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
-_WIDTH_TABLE[0x3000] = 0x20
-for _cjk_punct in "，。？！：；（）":
-    _WIDTH_TABLE.pop(ord(_cjk_punct), None)
-_INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
-_SPACES = re.compile(r"[ \t\u00a0]+")
-_BLANK_LINES = re.compile(r"\n{3,}")
+__all__ = [
+    "IntakeItem",
+    "IntakeResult",
+    "check_intake",
+    "clean_contact",
+    "do_intake_question",
+    "normalise_text",
+    "to_simplified",
+]
+
 _PHONE_SEPARATORS = re.compile(r"[\s\-()（）]")
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _LANDLINE = re.compile(r"^(0\d{2,3})?\d{7,8}$|^12345$|^\d{5}$")
 
 
-@lru_cache(maxsize=1)
-def _t2s() -> Any:
-    from opencc import OpenCC
-
-    return OpenCC("t2s")
-
-
-def normalise_text(text: str, *, to_simplified: bool | None = None) -> str:
-    """Fold widths, drop control and invisible characters, collapse runs of spaces and
-    blank lines, trim; optionally convert traditional to simplified characters."""
-    text = text.translate(_WIDTH_TABLE)
-    text = _INVISIBLE.sub("", text)
-    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
-    text = text.replace("\r", "")
-    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
-    text = _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
-    if to_simplified if to_simplified is not None else settings.HUB_TRADITIONAL_TO_SIMPLIFIED:
-        text = _t2s().convert(text)
-    return text
-
-
 def clean_contact(contact: str) -> str:
     """Return the phone number as digits, or raise with a clear message."""
-    contact = contact.strip().translate(_WIDTH_TABLE)
+    contact = contact.strip().translate(WIDTH_TABLE)
     if not contact:
         return ""
     digits = _PHONE_SEPARATORS.sub("", contact)

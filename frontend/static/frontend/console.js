@@ -145,20 +145,11 @@ function mergeEnd(id) {
 
 /** After the ack of a merge: the server sends the target's new view (its askers) but may not
  * send the merged question's own, so mark it merged here unless a newer view came first. */
-function markMerged(id, into, result) {
-  const current = client.questions.get(id);
-  if (!current || current.state === 'merged' || (result && result.state && result.state !== 'merged')) return;
-  client.questions.set(id, {
-    ...current, state: 'merged', merged_into: mergeEnd(into), merge_score: null, queue_position: null,
-  });
-  render();
-}
-
 async function merge(q, into) {
   if (!q || !into) return false;
   const result = await act('merge', q, { into });
   if (result) {
-    markMerged(q.id, into, result);
+    // The server sends every console the merged question's new state; nothing to patch here.
     toast(t('merged_done', { id: q.id, into }), 'success');
   }
   return !!result;
@@ -968,8 +959,7 @@ dialogParts(els.mergeDialog).form.addEventListener('submit', async (event) => {
   const submit = dialogParts(els.mergeDialog).submit;
   submit.disabled = true;
   try {
-    const result = await client.command('merge', { question: q.id, into });
-    markMerged(q.id, into, result);
+    await client.command('merge', { question: q.id, into });
     els.mergeDialog.close('done');
     toast(t('merged_done', { id: q.id, into }), 'success');
   } catch (err) {

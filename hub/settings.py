@@ -63,6 +63,8 @@ INSTALLED_APPS = [
     "moderation",
     "frontend",
     "streaming",
+    "hub.workcalendar",
+    "hub.followup",
 ]
 
 MIDDLEWARE = [

@@ -8,17 +8,33 @@ from typing import Any
 
 import pytest
 
-PO = Path(__file__).resolve().parent.parent / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
+ROOT = Path(__file__).resolve().parent.parent
+#: The project catalogue and each app's own (apps added later keep their strings beside them).
+CATALOGUES = sorted(
+    p
+    for pattern in (
+        "locale/zh_Hans/LC_MESSAGES/django.po",
+        "*/locale/zh_Hans/LC_MESSAGES/django.po",
+        "*/*/locale/zh_Hans/LC_MESSAGES/django.po",
+    )
+    for p in ROOT.glob(pattern)
+    if ".venv" not in p.parts
+)
 
 
-def test_every_message_has_a_chinese_translation_and_none_is_fuzzy() -> None:
-    text = PO.read_text(encoding="utf-8")
+def test_the_project_catalogue_exists() -> None:
+    assert ROOT / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po" in CATALOGUES
+
+
+@pytest.mark.parametrize("po", CATALOGUES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_message_has_a_chinese_translation_and_none_is_fuzzy(po: Path) -> None:
+    text = po.read_text(encoding="utf-8")
     entries = text.split("\n\n")[1:]  # the first block is the header
     untranslated = [e for e in entries if re.search(r'\nmsgstr ""\Z', e.strip())]
     fuzzy = [e for e in entries if "#, fuzzy" in e]
     assert untranslated == [] and fuzzy == []
-    mo = PO.with_suffix(".mo")
-    assert mo.exists() and mo.stat().st_mtime >= PO.stat().st_mtime - 1
+    mo = po.with_suffix(".mo")
+    assert mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime - 1
 
 
 @pytest.mark.django_db

@@ -261,6 +261,16 @@ class LiveAnswer(models.Model):
     )
     on_air_at = models.DateTimeField(_("on air at"))
     answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+    #: Set when the answer was taken from the answer library instead of being given on
+    #: air; ``on_air_at`` is then the moment it was answered, not a moment of the broadcast.
+    library_entry = models.ForeignKey(
+        "moderation.LibraryEntry",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="answers",
+        verbose_name=_("answered from the library"),
+    )
 
     class Meta:
         verbose_name = _("live answer")

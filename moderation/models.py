@@ -95,3 +95,57 @@ class ObserverFlag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.observer_id} → #{self.question_id}"
+
+
+class LibrarySource(models.TextChoices):
+    LIVE = "live", _("Answered live")
+    STAFF = "staff", _("Written by staff")
+
+
+class LibraryEntry(models.Model):
+    """One question and its answer in the answer library (咨询答问库), shared by every
+    session and channel.
+
+    Entries come from questions answered live (their public text and the answer summary,
+    added when the question is marked answered) or are written by staff. ``published``
+    entries form the public FAQ; the others serve host and screeners only. Retired entries
+    are kept for the record (questions answered from them still point at them) but are
+    never suggested again. Every write goes through :mod:`moderation.answers`.
+    """
+
+    question_text = models.TextField(_("question"))
+    answer_text = models.TextField(_("answer"))
+    sector = models.CharField(_("sector"), max_length=20, default="other", db_index=True)
+    department = models.ForeignKey(
+        "hub.Department",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="library_entries",
+        verbose_name=_("department"),
+    )
+    source = models.CharField(_("source"), max_length=10, choices=LibrarySource.choices)
+    source_question = models.OneToOneField(
+        "hub.Question",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="library_entry",
+        verbose_name=_("answered question"),
+    )
+    published = models.BooleanField(_("published as FAQ"), default=False)
+    retired = models.BooleanField(_("retired"), default=False)
+    times_used = models.PositiveIntegerField(_("times used"), default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"))
+    updated_at = models.DateTimeField(_("updated at"))
+
+    class Meta:
+        ordering = ["-times_used", "-pk"]
+        verbose_name = _("library entry")
+        verbose_name_plural = _("answer library")
+
+    def __str__(self) -> str:
+        return self.question_text[:40]

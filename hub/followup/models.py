@@ -108,7 +108,8 @@ class TaskState(models.TextChoices):
                                ▼  │                  ▼  │   ▼                      ▼
                             returned           waiting_citizen  extension_requested  closed_*
                                                               (approve / refuse → in_progress)
-        replied / closed_unresolved ──reopen (once)──▶ in_progress
+        replied / closed_* ──reopen (once, staff)──▶ in_progress
+        pending / returned ──dismiss (staff)──▶ dismissed
     """
 
     PENDING = "pending", _("Awaiting assignment")
@@ -120,6 +121,7 @@ class TaskState(models.TextChoices):
     REPLIED = "replied", _("Replied")
     CLOSED_RESOLVED = "closed_resolved", _("Closed, resolved")
     CLOSED_UNRESOLVED = "closed_unresolved", _("Closed, unresolved")
+    DISMISSED = "dismissed", _("Dismissed: nothing to handle")
 
 
 #: States in which a task is open (Open311 "open"); the rest are closed.
@@ -134,6 +136,8 @@ OPEN_STATES = frozenset(
         TaskState.REPLIED,
     }
 )
+#: Closed by handling (counted as 办结). A dismissed task (spam, abuse, not a matter for
+#: any department: staff decide before assigning) is closed too but counts for nobody.
 CLOSED_STATES = frozenset({TaskState.CLOSED_RESOLVED, TaskState.CLOSED_UNRESOLVED})
 #: States in which the lead department works on the task (the reply clock may run).
 WORKING_STATES = frozenset(

@@ -14,6 +14,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from hub.env import env_bool, env_float, env_int, env_list, env_str
+from hub.workcalendar.office_hours import env_office_hours
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -205,3 +206,5 @@ NINJA_NUM_PROXIES = 0
 HUB_FLOOD_MAX_QUESTIONS = env_int("HUB_FLOOD_MAX_QUESTIONS", 5, minimum=1)
 HUB_FLOOD_WINDOW_SECONDS = env_int("HUB_FLOOD_WINDOW_SECONDS", 600, minimum=1)
 HUB_AUTO_MERGE = env_bool("HUB_AUTO_MERGE", True)
+# Working time for follow-up deadlines (hub.workcalendar): office periods in Asia/Shanghai.
+HUB_OFFICE_HOURS = env_office_hours("HUB_OFFICE_HOURS", "09:00-12:00,13:30-17:30")

@@ -16,6 +16,13 @@ class DomainError(Exception):
             self.code = code
 
 
+class BadToken(DomainError):
+    """A bearer token or one-time link that is missing or does not match."""
+
+    code = "bad_token"
+    http_status = 401
+
+
 class ActionForbidden(DomainError):
     code = "forbidden"
     http_status = 403

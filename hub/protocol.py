@@ -48,6 +48,10 @@ class AnswerInfo(_Strict):
     on_air_at: datetime
     answered_at: datetime | None
     answered_by: str
+    library_entry: int | None = Field(
+        default=None,
+        description="Set when the question was answered from the answer library, not on air",
+    )
 
 
 class PublicQuestion(_Strict):
@@ -189,10 +193,61 @@ class UnansweredData(_Strict):
     ids: list[int]
 
 
+class AgendaItemPublic(_Strict):
+    """An agenda item as viewers see it: ``title`` is empty when the item is confidential
+    (涉密); pages show a translated "confidential item" in its place."""
+
+    id: int
+    position: int
+    title: str
+    confidential: bool
+
+
+class AgendaItemData(_Strict):
+    """The item the meeting is on now (``null``: between items)."""
+
+    item: AgendaItemPublic | None
+
+
+class AgendaData(_Strict):
+    """The whole public agenda, sent again whenever the host edits it."""
+
+    items: list[AgendaItemPublic]
+
+
+class GuestRef(_Strict):
+    id: int
+    label: str
+
+
+class GuestOnAirData(_Strict):
+    """A caller or remote guest went on air (``on_air`` true) or off air."""
+
+    guest: GuestRef
+    on_air: bool
+
+
+class StreamStateData(_Strict):
+    """Whether the studio signal is on the wire; false means 信号中断 (the page keeps its
+    player and resumes by itself when the publisher is back)."""
+
+    live: bool
+
+
+class StageSnapshot(_Strict):
+    """Live video state for a viewer joining: agenda, current item, guests on air."""
+
+    live: bool
+    agenda: list[AgendaItemPublic]
+    current_item: AgendaItemPublic | None
+    guests_on_air: list[GuestRef]
+
+
 class SnapshotData(_Strict):
     session: SessionInfo
     questions: list[PublicQuestion]
     on_air: int | None
+    stage: StageSnapshot | None = None
 
 
 class Empty(_Strict):
@@ -264,6 +319,26 @@ class HeartbeatEvent(_Frame):
     data: Empty
 
 
+class AgendaItemEvent(_Frame):
+    type: Literal["agenda_item"]
+    data: AgendaItemData
+
+
+class AgendaEvent(_Frame):
+    type: Literal["agenda"]
+    data: AgendaData
+
+
+class GuestOnAirEvent(_Frame):
+    type: Literal["guest_on_air"]
+    data: GuestOnAirData
+
+
+class StreamStateEvent(_Frame):
+    type: Literal["stream_state"]
+    data: StreamStateData
+
+
 ViewerFrame = Annotated[
     SessionStateEvent
     | QuestionPublishedEvent
@@ -276,7 +351,11 @@ ViewerFrame = Annotated[
     | QuestionsUnansweredEvent
     | SupportsEvent
     | SnapshotEvent
-    | HeartbeatEvent,
+    | HeartbeatEvent
+    | AgendaItemEvent
+    | AgendaEvent
+    | GuestOnAirEvent
+    | StreamStateEvent,
     Field(discriminator="type"),
 ]
 viewer_frame_adapter: TypeAdapter[Any] = TypeAdapter(ViewerFrame)
@@ -294,6 +373,10 @@ STORED_EVENT_TYPES = frozenset(
         "question_deferred",
         "questions_unanswered",
         "supports",
+        "agenda_item",
+        "agenda",
+        "guest_on_air",
+        "stream_state",
     }
 )
 
@@ -375,6 +458,62 @@ class ConsoleHeartbeatFrame(_ConsoleFrame):
     data: Empty
 
 
+class StaffGuest(_Strict):
+    """A call-in guest as the host sees it (waiting room and on air)."""
+
+    id: int
+    label: str
+    kind: Literal["caller", "guest"]
+    state: Literal["invited", "waiting", "on_air", "left", "revoked"]
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None
+    on_air_since: datetime | None
+    left_at: datetime | None
+
+
+class StaffAgendaItem(_Strict):
+    id: int
+    position: int
+    title: str
+    confidential: bool
+
+
+class PublisherInfo(_Strict):
+    """The studio publisher: connected or not, and which token is set (hint only; the
+    token itself is shown once, when it is set or rotated)."""
+
+    connected: bool
+    connected_at: datetime | None
+    token_set: bool
+    token_hint: str
+    token_set_at: datetime | None
+    handover_until: datetime | None
+
+
+class StaffStage(_Strict):
+    """Everything the console shows about live video, sent whole after every change."""
+
+    live: bool
+    agenda: list[StaffAgendaItem]
+    current_item: int | None
+    confidential: bool
+    publisher: PublisherInfo
+    guests: list[StaffGuest]
+
+
+class ConsoleGuestFrame(_ConsoleFrame):
+    """A guest joined the waiting room, went on or off air, or left."""
+
+    type: Literal["guest"]
+    data: StaffGuest
+
+
+class ConsoleStageFrame(_ConsoleFrame):
+    type: Literal["stage"]
+    data: StaffStage
+
+
 ConsoleFrame = Annotated[
     ConsoleHelloFrame
     | ConsoleSnapshotFrame
@@ -383,7 +522,9 @@ ConsoleFrame = Annotated[
     | ConsoleCountsFrame
     | ConsoleAckFrame
     | ConsoleErrorFrame
-    | ConsoleHeartbeatFrame,
+    | ConsoleHeartbeatFrame
+    | ConsoleGuestFrame
+    | ConsoleStageFrame,
     Field(discriminator="type"),
 ]
 console_frame_adapter: TypeAdapter[Any] = TypeAdapter(ConsoleFrame)
@@ -507,6 +648,14 @@ class FlagCommand(_Command):
     note: str = Field(default="", max_length=500)
 
 
+class AnswerFromLibraryCommand(_Command):
+    """Answer a waiting question at once with an answer library entry's answer."""
+
+    action: Literal["answer_from_library"]
+    question: int
+    entry: int
+
+
 class SessionStatusCommand(_Command):
     action: Literal["set_status"]
     status: Literal["collecting", "live", "ended"]
@@ -527,7 +676,8 @@ ConsoleCommand = Annotated[
     | FlagCommand
     | MergeCommand
     | UnmergeCommand
-    | SetSectorCommand,
+    | SetSectorCommand
+    | AnswerFromLibraryCommand,
     Field(discriminator="action"),
 ]
 console_command_adapter: TypeAdapter[Any] = TypeAdapter(ConsoleCommand)

@@ -40,13 +40,26 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "merge",
             "unmerge",
             "set_sector",
+            # answer library (moderation.answers)
+            "answer_from_library",
+            "edit_library",
+            # live video (streaming.actions)
+            "edit_agenda",
+            "set_agenda_item",
+            "invite_guest",
+            "revoke_guest",
+            "listen_guest",
+            "guest_on_air",
+            "guest_off_air",
+            "handover_publisher",
+            "rotate_stream_token",
         }
     ),
     Role.LEADER: frozenset({"live_answer", "answered"}),
-    Role.SCREENER: frozenset({"submit_call"}),
+    Role.SCREENER: frozenset({"submit_call", "answer_from_library"}),
     # Observers supervise: they may flag a question as passed over, and change nothing.
     Role.OBSERVER: frozenset({"flag"}),
-    Role.STAFF: frozenset({"set_sector"}),
+    Role.STAFF: frozenset({"set_sector", "edit_library", "rotate_stream_token"}),
     Role.DEPARTMENT: frozenset(),
 }
 

@@ -208,3 +208,7 @@ HUB_FLOOD_WINDOW_SECONDS = env_int("HUB_FLOOD_WINDOW_SECONDS", 600, minimum=1)
 HUB_AUTO_MERGE = env_bool("HUB_AUTO_MERGE", True)
 # Working time for follow-up deadlines (hub.workcalendar): office periods in Asia/Shanghai.
 HUB_OFFICE_HOURS = env_office_hours("HUB_OFFICE_HOURS", "09:00-12:00,13:30-17:30")
+# Live video control plane (streaming.actions): publisher hand-over window, guest links.
+HUB_PUBLISHER_HANDOVER_SECONDS = env_int("HUB_PUBLISHER_HANDOVER_SECONDS", 60, minimum=5)
+HUB_GUEST_INVITE_TTL_SECONDS = env_int("HUB_GUEST_INVITE_TTL_SECONDS", 3600, minimum=60)
+HUB_DEMO_STREAM_TOKEN = env_str("HUB_DEMO_STREAM_TOKEN", f"studio-{HUB_DEMO_PASSWORD}")

@@ -27,7 +27,14 @@ def viewer_snapshot(session_id: int) -> protocol.SnapshotData:
     members = member_sources([q.pk for q in rows])
     questions = [public_question(q, members.get(q.pk, {})) for q in rows]
     on_air = next((q.id for q in questions if q.state == QuestionState.ON_AIR), None)
-    return protocol.SnapshotData(session=session_info(session), questions=questions, on_air=on_air)
+    from streaming.actions import stage_snapshot  # streaming builds on hub, not the reverse
+
+    return protocol.SnapshotData(
+        session=session_info(session),
+        questions=questions,
+        on_air=on_air,
+        stage=stage_snapshot(session_id),
+    )
 
 
 def staff_questions(session: LiveSession | int) -> QuerySet[Question]:

@@ -461,3 +461,10 @@ def hotline_webhook(request: HttpRequest) -> Any:
     """Work orders from the 12345 hotline system (and radio call-ins it relays)."""
     outcome = intake_hotline(_signed_json(request, settings.HOTLINE_SECRET))
     return outcome.as_dict()
+
+
+# --- answer library (咨询答问库) ------------------------------------------------------------
+
+from moderation.library_api import router as library_router  # noqa: E402
+
+api.add_router("/library", library_router)

@@ -25,6 +25,7 @@ from hub.models import LiveSession
 from hub.queries import channel_counts, console_snapshot
 from hub.roles import CONSOLE_ROLES, permissions_of, require_permission, roles_of
 from moderation import actions as moderation
+from moderation import answers
 
 CLOSE_FORBIDDEN = 4403
 CLOSE_UNKNOWN_SESSION = 4404
@@ -61,6 +62,9 @@ def _run_command(user: Any, session_id: int, command: Any) -> dict[str, Any]:
         "unmerge": lambda: moderation.do_unmerge_question(user, session_id, command.question),
         "set_sector": lambda: moderation.do_set_question_sector(
             user, session_id, command.question, command.sector
+        ),
+        "answer_from_library": lambda: answers.do_answer_from_library(
+            user, session_id, command.question, command.entry
         ),
         "flag": lambda: moderation.do_flag_question(
             user, session_id, command.question, command.note

@@ -59,6 +59,7 @@ def _answer(question: Question) -> protocol.AnswerInfo | None:
         on_air_at=answer.on_air_at,
         answered_at=answer.answered_at,
         answered_by=answer.answered_by.get_username() if answer.answered_by else "",
+        library_entry=answer.library_entry_id,
     )
 
 

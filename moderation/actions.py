@@ -39,6 +39,7 @@ from hub.models import (
 from hub.presenters import public_question
 from hub.protocol import AnswerLive, QuestionRef
 from hub.roles import require_permission
+from moderation.answers import add_live_answer_entry
 
 S = QuestionState
 
@@ -63,6 +64,7 @@ ACTION_VERBS = {
     "defer": gettext_lazy("defer"),
     "merge": gettext_lazy("merge"),
     "unmerge": gettext_lazy("unmerge"),
+    "answer from the library": gettext_lazy("answer from the library"),
 }
 
 
@@ -470,6 +472,7 @@ def do_mark_answered(
         answer.answered_at = now
         answer.save(update_fields=["summary", "answered_by", "answered_at"])
         _transition(question, S.ANSWERED, actor, "answered", now, note=answer.summary)
+        add_live_answer_entry(question, answer.summary, actor, now)
         record_public_event(session, "question_answered", public_question(question), now)
         publish_staff_question(question, now)
     return question

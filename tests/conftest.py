@@ -100,12 +100,14 @@ def _no_background_coalescer() -> Iterator[None]:
 def _clear_cache() -> Iterator[None]:
     from django.core.cache import cache
 
-    from moderation import screening, sectors
+    from moderation import answers, screening, sectors
 
     cache.clear()
-    # A flushed database must not match old words nor keep old sector corrections.
+    # A flushed database must not match old words, keep old sector corrections nor
+    # suggest library entries that are gone.
     screening.matcher.reset()
     sectors.model.reset()
+    answers.library_index.reset()
     yield
 
 

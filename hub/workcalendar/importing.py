@@ -206,8 +206,9 @@ def parse_calendar(data: Any) -> ParsedCalendar:
                     )
                     continue
                 days.append((day, str(kind), name))
-    if isinstance(data.get("holidays"), dict) and not any(
-        kind == DayKind.HOLIDAY for _day, kind, _name in days
+    holidays = data.get("holidays")
+    if isinstance(holidays, dict) and all(
+        isinstance(dates, list) and not dates for dates in holidays.values()
     ):
         problems.append(_("No holidays are listed: this is not a year's schedule"))
     if problems:

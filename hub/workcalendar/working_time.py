@@ -265,7 +265,7 @@ class WorkingCalendar:
         self, day: date, low: timedelta, high: timedelta, hours: OfficeHours
     ) -> timedelta:
         """Office time on ``day`` between the wall-clock offsets ``low`` and ``high``."""
-        if not self.is_working_day(day):
+        if high <= low or not self.is_working_day(day):
             return ZERO
         total = ZERO
         for begin, end in hours.offsets:

@@ -211,3 +211,31 @@ def redis_url_required() -> str:
     except Exception:
         require_service("Redis at 127.0.0.1:6379")
     return url  # type: ignore[return-value]
+
+
+# --- follow-up tasks (issue 4) ------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _followup_caches() -> Iterator[None]:
+    """A flushed database must not keep old tone phrases, calendars or sender instances."""
+    from hub.followup.notify import reset_senders
+    from hub.followup.tone import tone_matcher
+    from hub.workcalendar.working_time import calendar_build
+
+    tone_matcher.reset()
+    calendar_build.reset()
+    reset_senders()
+    yield
+    reset_senders()
+
+
+@pytest.fixture
+def followup(
+    users: dict[str, User], make_session: Callable[..., Any], ask: Callable[..., Any]
+) -> Any:
+    """An ended session whose unanswered questions became tasks, and the people working
+    them (see tests/followup_steps.py for the objects and helpers)."""
+    from tests.followup_steps import build_world
+
+    return build_world(users, make_session, ask)

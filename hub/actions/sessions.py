@@ -121,6 +121,11 @@ def do_end_session(actor: Any, session_id: int, *, now: datetime | None = None) 
             record_public_event(
                 session, "questions_unanswered", UnansweredData(ids=public_ids), now
             )
+        # Every unanswered merged group becomes a follow-up task (hub.followup), after this
+        # commit; robust: a failure is logged and the follow-up timer tick repairs it.
+        from hub.followup.actions import create_tasks_after_session_end
+
+        transaction.on_commit(lambda: create_tasks_after_session_end(session.pk), robust=True)
     return session
 
 

@@ -186,6 +186,12 @@ def js_strings() -> dict[str, Any]:
         "col_merged": _("Merged"),
         "sources_help": _("People who asked it, per channel (merged repeats included)"),
         "similar_heading": _("Similar questions"),
+        "library_answer_with": _("Answer with this"),
+        "library_show_answer": _("Show the answer"),
+        "library_used": _("used {n} times"),
+        "library_answered": _("Question #{id} answered from the library"),
+        "library_for": _("for #{id}"),
+        "answered_from_library": _("Answered from the answer library"),
         "similar_to": _("Similar to #{id} ({score})"),
         "score_help": _("Similarity score from 0 to 1; 1 means the same wording"),
         "merge_into_n": _("Merge into #{id}"),
@@ -353,5 +359,30 @@ def login(request: HttpRequest) -> HttpResponse:
             "next_url": next_url,
             "i18n": js_strings(),
             "page_config": _config(request, page="login", next=next_url),
+        },
+    )
+
+
+@require_GET
+def library(request: HttpRequest) -> HttpResponse:
+    """The public answer library (常见问题): published entries, searched by similar question
+    or by words, filtered by sector. Rendered on the server: it works without scripts."""
+    from moderation.answers import search_library
+
+    query = request.GET.get("q", "").strip()[:200]
+    sector = request.GET.get("sector", "")
+    if sector not in Sector.values:
+        sector = ""
+    entries = search_library(query, published_only=True, sector=sector, limit=50)
+    return render(
+        request,
+        "frontend/library.html",
+        {
+            "entries": entries,
+            "query": query,
+            "sector": sector,
+            "sectors": Sector.choices,
+            "i18n": js_strings(),
+            "page_config": _config(request, page="library"),
         },
     )

@@ -214,3 +214,23 @@ def test_staff_add_and_publish_an_entry_over_http_with_coded_errors(
         "/api/library/999999", {"published": True}, content_type="application/json"
     )
     assert missing.status_code == 404
+
+
+def test_the_public_library_page_lists_published_answers_and_searches_them(
+    users: dict[str, Any], client: Any
+) -> None:
+    _staff_entry(users, published=True, sector="housing")
+    _staff_entry(
+        users,
+        question_text="医保异地报销需要哪些材料？",
+        answer_text="身份证和发票。",
+        sector="health",
+    )
+    page = client.get("/library/").content.decode()
+    assert PARKING_ANSWER in page and "身份证和发票" not in page  # unpublished stays staff-only
+    found = client.get("/library/", {"q": "幸福花园停车难什么时候解决"}).content.decode()
+    assert PARKING_ANSWER in found
+    other_sector = client.get("/library/", {"q": "停车", "sector": "health"}).content.decode()
+    assert PARKING_ANSWER not in other_sector and 'data-testid="library-no-results"' in other_sector
+    english = client.get("/library/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Answer library" in english

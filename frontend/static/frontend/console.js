@@ -6,6 +6,7 @@
 
 import { T, t, label, h, setText, byTestId, timeElement, toast, rafThrottle } from './common.js';
 import { startConsole } from './staff.js';
+import { libraryPanel } from './library.js';
 
 const STATES = ['received', 'pending', 'approved', 'rejected', 'queued', 'on_air', 'answered', 'deferred', 'unanswered', 'merged'];
 const CHANNELS = ['web', 'microblog', 'hotline', 'radio', 'onsite'];
@@ -1030,11 +1031,14 @@ if (els.sortQueue) els.sortQueue.addEventListener('change', () => render());
 
 // --- Render ------------------------------------------------------------------------------
 
+let library = null; // the answer library panel, mounted once the client exists
+
 function renderAll() {
   renderQueue();
   renderOrder();
   renderOnAir();
   renderCounts();
+  library?.update(ui.selected !== null ? client.questions.get(ui.selected) : null);
 }
 
 const render = rafThrottle(renderAll);
@@ -1053,6 +1057,7 @@ const client = startConsole((kind) => {
   render();
 });
 
+library = libraryPanel(document.querySelector('[data-testid="library-panel"]'), client);
 render();
 
 // For debugging from the browser's developer tools.

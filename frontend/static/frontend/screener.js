@@ -3,6 +3,7 @@
 
 import { CONFIG, t, label, h, setText, byTestId, timeElement, rafThrottle } from './common.js';
 import { startConsole } from './staff.js';
+import { libraryPanel } from './library.js';
 
 const STORE_KEY = `hub:calls:${CONFIG.slug}`;
 
@@ -95,9 +96,18 @@ function renderPermission() {
   els.fields.disabled = !allowed;
 }
 
+let library = null; // the answer library panel, mounted once the client exists
+
+/** The question of the newest call the server accepted: the one the library answers. */
+function latestCallQuestion() {
+  const call = calls.find((c) => typeof c.id === 'number');
+  return call ? client.questions.get(call.id) || null : null;
+}
+
 const render = rafThrottle(() => {
   renderPermission();
   renderCalls();
+  library?.update(latestCallQuestion());
 });
 
 els.text.addEventListener('keydown', (event) => {
@@ -106,7 +116,10 @@ els.text.addEventListener('keydown', (event) => {
     els.form.requestSubmit();
   }
 });
-els.text.addEventListener('input', () => els.text.setAttribute('aria-invalid', 'false'));
+els.text.addEventListener('input', () => {
+  els.text.setAttribute('aria-invalid', 'false');
+  library?.suggestFor(els.text.value);
+});
 
 els.form.addEventListener('submit', async (event) => {
   event.preventDefault();
@@ -155,4 +168,5 @@ const client = startConsole((kind, payload) => {
   render();
 });
 
+library = libraryPanel(document.querySelector('[data-testid="library-panel"]'), client);
 render();

@@ -205,6 +205,7 @@ function updateItem(item, q) {
   if (showAnswer) {
     setText(refs.answerText, summary);
     const parts = [];
+    if (q.answer.library_entry) parts.push(t('answered_from_library'));
     if (q.answer.answered_by) parts.push(q.answer.answered_by);
     if (q.answer.answered_at) parts.push(t('answered_at', { time: formatDateTime(q.answer.answered_at) }));
     setText(refs.answerMeta, parts.join(' · '));

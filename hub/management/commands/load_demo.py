@@ -18,6 +18,8 @@ from hub.intake.pipeline import IntakeItem, do_intake_question
 from hub.models import Channel, Department, DepartmentLevel, LiveSession, SessionKind
 from hub.roles import Role
 from moderation.actions import do_approve_question, do_queue_question
+from moderation.answers import do_add_library_entry
+from moderation.models import LibraryEntry
 
 ACCOUNTS = {
     "host": (Role.HOST, "主持人 王晓"),
@@ -33,6 +35,37 @@ DEPARTMENTS = [
     ("市交通运输局", DepartmentLevel.CITY),
     ("市教育局", DepartmentLevel.CITY),
     ("宿城区人民政府", DepartmentLevel.COUNTY),
+]
+
+# The answer library's starter entries: (question, answer, sector, department index).
+LIBRARY: list[tuple[str, str, str, int]] = [
+    (
+        "公租房申请需要跑几个部门？能不能网上办理？",
+        "公租房申请已实现一网通办：在市政务服务网“住房保障”栏目在线提交，社区、街道和住建局"
+        "网上联审，无需来回跑。审核结果 20 个工作日内短信告知。",
+        "housing",
+        0,
+    ),
+    (
+        "夜间施工噪音扰民怎么投诉？",
+        "夜间（22 时至次日 6 时）施工须取得夜间施工许可。未经许可施工可拨打 12345 或 110 投诉，"
+        "城管执法部门接单后 2 小时内到场处置。",
+        "environment",
+        0,
+    ),
+    (
+        "物业费上涨需要经过什么程序？",
+        "普通住宅前期物业服务收费实行政府指导价；调整收费须经业主大会或专有部分面积过半数且"
+        "人数过半数的业主同意，并在小区显著位置公示 30 日。",
+        "housing",
+        0,
+    ),
+    (
+        "新建小区的入学划片什么时候公布？",
+        "每年 5 月底前由市教育局在官网公布各校施教区范围，新建小区同步纳入。",
+        "education",
+        2,
+    ),
 ]
 
 # (channel, source id, asker, phone, text, approve, queue)
@@ -135,6 +168,16 @@ class Command(BaseCommand):
             for name, level in DEPARTMENTS
         ]
         departments[0].members.add(users["dept"])
+        if not LibraryEntry.objects.exists():
+            for question, answer, sector, department in LIBRARY:
+                do_add_library_entry(
+                    users["staff"],
+                    question_text=question,
+                    answer_text=answer,
+                    sector=sector,
+                    department_id=departments[department].pk,
+                    published=True,
+                )
         host = users["host"]
         if LiveSession.objects.filter(slug="demo").exists():
             self.stdout.write("The demo session exists already; accounts refreshed.")

@@ -192,6 +192,11 @@ class QuestionCreated(Schema):
     state: str
     duplicate: bool
     message: str
+    private_code: str | None = Field(
+        None,
+        description="Shown once: follows the question and rates its follow-up reply at "
+        "/api/followup/by-code/{code} (only a hash is stored; a retry issues a new one)",
+    )
 
 
 class QuestionList(Schema):
@@ -353,11 +358,14 @@ def ask_question(request: HttpRequest, slug: str, body: QuestionIn) -> Any:
         message = _("Thank you. Your question will be handled without being published.")
     else:
         message = _("Thank you. Your question will appear once the host has reviewed it.")
+    from hub.followup.codes import issue_code
+
     return status, {
         "id": question.pk,
         "state": question.state,
         "duplicate": not result.created,
         "message": message,
+        "private_code": issue_code(question),
     }
 
 
@@ -468,3 +476,9 @@ def hotline_webhook(request: HttpRequest) -> Any:
 from moderation.library_api import router as library_router  # noqa: E402
 
 api.add_router("/library", library_router)
+
+# --- follow-up tasks (issue 4) ----------------------------------------------------------
+
+from hub.followup.api import router as followup_router  # noqa: E402
+
+api.add_router("/followup", followup_router)

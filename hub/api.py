@@ -477,6 +477,12 @@ from moderation.library_api import router as library_router  # noqa: E402
 
 api.add_router("/library", library_router)
 
+# --- live video control plane (issue 5) -------------------------------------------------
+
+from streaming.api import router as streaming_router  # noqa: E402
+
+api.add_router("/streaming", streaming_router)
+
 # --- follow-up tasks (issue 4) ----------------------------------------------------------
 
 from hub.followup.api import router as followup_router  # noqa: E402

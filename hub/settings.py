@@ -227,3 +227,19 @@ CELERY_BEAT_SCHEDULE["followup-tick"] = {
     "task": "hub.followup.tasks.followup_tick",
     "schedule": HUB_FOLLOWUP_TICK_SECONDS,
 }
+# Media engine (streaming.media): programme format, viewer cap, HLS, recordings.
+HUB_MEDIA_ROOT = Path(env_str("HUB_MEDIA_ROOT") or VAR_DIR / "media")
+HUB_PROGRAM_WIDTH = env_int("HUB_PROGRAM_WIDTH", 640, minimum=16)
+HUB_PROGRAM_HEIGHT = env_int("HUB_PROGRAM_HEIGHT", 360, minimum=16)
+HUB_PROGRAM_FPS = env_int("HUB_PROGRAM_FPS", 30, minimum=1)
+if HUB_PROGRAM_WIDTH % 2 or HUB_PROGRAM_HEIGHT % 2:
+    raise ImproperlyConfigured("HUB_PROGRAM_WIDTH and HUB_PROGRAM_HEIGHT must be even")
+if 30 % HUB_PROGRAM_FPS:
+    # aiortc's H.264 encoder works in 1/30 s ticks: other rates would jitter timestamps.
+    raise ImproperlyConfigured("HUB_PROGRAM_FPS must divide 30 (1, 2, 3, 5, 6, 10, 15 or 30)")
+HUB_PROGRAM_VIDEO_KBPS = env_int("HUB_PROGRAM_VIDEO_KBPS", 1000, minimum=100)
+HUB_PROGRAM_IDLE_SECONDS = env_float("HUB_PROGRAM_IDLE_SECONDS", 300.0, minimum=1.0)
+HUB_WEBRTC_MAX_VIEWERS = env_int("HUB_WEBRTC_MAX_VIEWERS", 20, minimum=0)
+HUB_STUN_URLS = env_list("HUB_STUN_URLS", [])
+HUB_HLS_SEGMENT_SECONDS = env_int("HUB_HLS_SEGMENT_SECONDS", 2, minimum=1)
+HUB_HLS_LIST_SIZE = env_int("HUB_HLS_LIST_SIZE", 6, minimum=3)

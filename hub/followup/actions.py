@@ -751,6 +751,7 @@ def do_save_reply(actor: Any, task_id: int, text: str, *, now: datetime | None =
         check_save_reply(actor, task)
         reply = current_reply(task)
         if reply is None:
+            assert task.lead_department is not None  # a working task always has one
             reply = TaskReply.objects.create(
                 task=task,
                 round=task.reopen_count + 1,

@@ -58,10 +58,11 @@ _sender_cache: dict[str, Any] = {}
 
 def sender_for(channel: str) -> Sender:
     """The configured sender of a channel (``sms``, ``email``; anything else logs)."""
-    path = {
+    configured = {
         "sms": settings.HUB_FOLLOWUP_SMS_SENDER,
         "email": settings.HUB_FOLLOWUP_EMAIL_SENDER,
-    }.get(channel, "hub.followup.notify.LogSender")
+    }.get(channel)
+    path = str(configured or "hub.followup.notify.LogSender")
     sender = _sender_cache.get(path)
     if sender is None:
         sender = import_string(path)()

@@ -52,7 +52,7 @@ ACCEPT_CLOCK_STATES = frozenset({TaskState.DISPATCHED})
 REPLY_CLOCK_STATES = frozenset(
     {TaskState.DISPATCHED, TaskState.IN_PROGRESS, TaskState.EXTENSION_REQUESTED}
 )
-SUPERVISION_LEVEL = {
+SUPERVISION_LEVEL: dict[str, int] = {
     K.ACCEPT_SUPERVISION_1: 1,
     K.REPLY_SUPERVISION_1: 1,
     K.ACCEPT_SUPERVISION_2: 2,
@@ -91,7 +91,7 @@ def due_steps(task: FollowUpTask, policy: deadlines.Policy, now: datetime) -> li
     return steps
 
 
-_MESSAGES = {
+_MESSAGES: dict[str, str] = {
     K.ACCEPT_WARNING: "Reminder: follow-up task no. %(id)s (%(text)s) must be accepted by "
     "%(deadline)s.",
     K.ACCEPT_SUPERVISION_1: "Supervision (level 1): follow-up task no. %(id)s (%(text)s) was "

@@ -123,3 +123,35 @@ def test_viewer_page_shows_reconnecting_and_recovers_when_the_server_restarts(
     finally:
         page.context.close()
         hub.stop()
+
+
+def test_host_answers_a_common_question_from_the_answer_library_and_viewers_see_it(
+    browser: Any, server: HubServer
+) -> None:
+    viewer = browser.new_context(locale="zh-CN").new_page()
+    viewer.goto(f"{server.base}/s/demo/")
+    viewer.get_by_test_id("question-list").wait_for()
+    question_text = "请问夜间施工噪音扰民应该怎么投诉？"
+    viewer.get_by_test_id("ask-text").fill(question_text)
+    viewer.get_by_test_id("ask-submit").click()
+    viewer.get_by_test_id("ask-result").wait_for(state="visible")
+
+    host = staff_page(browser, server, "host", "/s/demo/console/")
+    item = host.locator('[data-testid^="q-"]', has_text=question_text)
+    item.wait_for()
+    item.click()
+    panel = host.get_by_test_id("library-panel")
+    suggestion = panel.locator(
+        '[data-testid^="library-entry-"]', has_text="夜间施工噪音扰民怎么投诉"
+    )
+    suggestion.wait_for(timeout=10_000)
+    suggestion.locator('[data-testid^="library-answer-"]').click()
+    # Published with the library's answer, and marked as such, without going on air.
+    viewer.get_by_test_id("question-list").get_by_text("夜间施工许可").wait_for(timeout=10_000)
+    assert "答复来自咨询答问库" in viewer.get_by_test_id("question-list").inner_text()
+
+    faq = browser.new_context(locale="zh-CN").new_page()
+    faq.goto(f"{server.base}/library/?q=夜间施工噪音")
+    assert "夜间施工许可" in faq.get_by_test_id("library-results").inner_text()
+    for page in (viewer, host, faq):
+        page.context.close()

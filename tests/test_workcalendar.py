@@ -12,6 +12,7 @@ import logging
 import random
 import subprocess
 import sys
+import time as time_module
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
@@ -419,6 +421,19 @@ def test_staff_import_a_year_and_every_process_sees_it(
     assert CalendarDay.objects.get(date=date(2027, 1, 1)).name == "元旦 New Year"
 
 
+def test_another_process_import_is_seen_within_a_second(
+    users: dict[str, User], django_capture_on_commit_callbacks: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert is_working_day(date(2027, 3, 3)) is True  # this process builds its snapshot
+    with django_capture_on_commit_callbacks(execute=False):  # as if done elsewhere...
+        do_import_calendar_year(users["staff"], year_file())
+    cache.set(working_time.CALENDAR_VERSION_KEY, 99, None)  # ...which bumped the version
+    assert is_working_day(date(2027, 3, 3)) is True  # the snapshot is trusted for a second
+    later = time_module.monotonic() + working_time.CALENDAR_RECHECK_SECONDS + 0.1
+    monkeypatch.setattr(working_time, "monotonic", lambda: later)
+    assert is_working_day(date(2027, 3, 3)) is False
+
+
 def test_re_importing_a_year_replaces_its_days(
     users: dict[str, User], django_capture_on_commit_callbacks: Any
 ) -> None:
@@ -618,13 +633,13 @@ def test_import_calendar_command(tmp_path: Path, django_capture_on_commit_callba
     good.write_text(json.dumps(year_file(), ensure_ascii=False), encoding="utf-8")
     with django_capture_on_commit_callbacks(execute=True):
         call_command("import_calendar", str(good), stdout=(out := _Sink()))
-    assert "Imported 2027: 2 holidays, 1 make-up workdays." in out.text
+    assert "Imported the working calendar for 2027: 2 holidays and 1 make-up workdays." in out.text
     assert is_working_day(date(2027, 3, 3)) is False
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(year_file(2028, workdays=["2027-03-06"])), encoding="utf-8")
     with pytest.raises(CommandError, match="is not in 2028"):
         call_command("import_calendar", str(bad))
-    with pytest.raises(CommandError, match="cannot read"):
+    with pytest.raises(CommandError, match="Cannot read"):
         call_command("import_calendar", str(tmp_path / "missing.json"))
     assert not CalendarYear.objects.filter(year=2028).exists()
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
 
 from hub.errors import DomainError
 from hub.workcalendar.importing import (
@@ -31,15 +32,24 @@ class Command(BaseCommand):
         try:
             raw = path.read_bytes()
         except OSError as error:
-            raise CommandError(f"cannot read {path}: {error.strerror}") from None
+            raise CommandError(
+                _("Cannot read %(path)s: %(reason)s") % {"path": path, "reason": error.strerror}
+            ) from None
         try:
             row = do_import_calendar_year(COMMAND_LINE, decode_calendar_file(raw))
         except CalendarImportError as error:
             raise CommandError(
-                f"{path} was not imported; nothing changed:\n  - " + "\n  - ".join(error.problems)
+                _("%(path)s was not imported; nothing was changed:") % {"path": path}
+                + "".join(f"\n  - {problem}" for problem in error.problems)
             ) from None
         except DomainError as error:
             raise CommandError(error.message) from None
         holidays = row.days.filter(kind=DayKind.HOLIDAY).count()
         workdays = row.days.filter(kind=DayKind.WORKDAY).count()
-        self.stdout.write(f"Imported {row.year}: {holidays} holidays, {workdays} make-up workdays.")
+        self.stdout.write(
+            _(
+                "Imported the working calendar for %(year)s: %(holidays)s holidays and "
+                "%(workdays)s make-up workdays."
+            )
+            % {"year": row.year, "holidays": holidays, "workdays": workdays}
+        )

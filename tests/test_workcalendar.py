@@ -249,6 +249,8 @@ def test_naive_datetimes_and_negative_amounts_are_refused() -> None:
         add_working_days(sh(2026, 3, 3, 10), -1)
     with pytest.raises(TypeError):
         add_working_days(sh(2026, 3, 3, 10), 1.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="more than 2500 working days"):
+        add_working_days(sh(2026, 3, 3, 10), 2501)
 
 
 # --- working time between two instants -----------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -19,7 +19,8 @@ DEFAULT_OFFICE_HOURS = "09:00-12:00,13:30-17:30"
 _PERIOD = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
 
-def _offset(moment: time) -> timedelta:
+def clock_offset(moment: time | datetime) -> timedelta:
+    """Wall-clock offset of a time of day (or of a datetime's clock) from midnight."""
     return timedelta(
         hours=moment.hour,
         minutes=moment.minute,
@@ -59,7 +60,9 @@ class OfficeHours:
                 )
             previous_end = end
         object.__setattr__(
-            self, "offsets", tuple((_offset(start), _offset(end)) for start, end in self.periods)
+            self,
+            "offsets",
+            tuple((clock_offset(start), clock_offset(end)) for start, end in self.periods),
         )
 
     @classmethod

@@ -50,7 +50,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.utils import timezone
 
-from hub.workcalendar.office_hours import OfficeHours
+from hub.workcalendar.office_hours import OfficeHours, clock_offset
 from moderation.versioned import VersionedBuild
 
 __all__ = [
@@ -79,6 +79,9 @@ CALENDAR_VERSION_KEY = "workcalendar:version"
 CALENDAR_RECHECK_SECONDS = 1.0
 ZERO = timedelta()
 ONE_DAY = timedelta(days=1)
+#: Longest span the arithmetic accepts, in working days (~10 years): far beyond any
+#: deadline, and it keeps a mistaken huge amount from looping for minutes.
+MAX_WORKING_DAYS = 2500
 END_OF_DAY = timedelta(days=1)  # an offset past every office period
 
 _warned_years: set[int] = set()
@@ -113,16 +116,6 @@ def _local(moment: datetime, what: str) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"{what} must be timezone-aware, got naive {moment.isoformat()}")
     return moment.astimezone(SHANGHAI)
-
-
-def _clock(moment: datetime) -> timedelta:
-    """Wall-clock offset from local midnight."""
-    return timedelta(
-        hours=moment.hour,
-        minutes=moment.minute,
-        seconds=moment.second,
-        microseconds=moment.microsecond,
-    )
 
 
 def _at(day: date, offset: timedelta) -> datetime:
@@ -195,7 +188,7 @@ class WorkingCalendar:
         - ``amount == 0`` returns ``start`` itself (in Asia/Shanghai), even outside hours.
         - When the amount runs out exactly at the end of a period the result is that end
           (e.g. 17:30), never the start of the next period.
-        - Negative amounts raise ``ValueError``.
+        - Negative amounts, and amounts beyond ``MAX_WORKING_DAYS``, raise ``ValueError``.
         """
         local = _local(start, "start")
         if not isinstance(amount, timedelta):
@@ -205,11 +198,13 @@ class WorkingCalendar:
         if amount == ZERO:
             return local
         hours = hours or default_office_hours()
+        if amount > MAX_WORKING_DAYS * hours.per_day:
+            raise ValueError(f"amount {amount} is more than {MAX_WORKING_DAYS} working days")
         periods = hours.offsets
         remaining = amount
         day = local.date()
         if self.is_working_day(day):
-            clock = _clock(local)
+            clock = clock_offset(local)
             for begin, end in periods:
                 if clock >= end:
                     continue
@@ -261,9 +256,9 @@ class WorkingCalendar:
         hours = hours or default_office_hours()
         first, last = a.date(), b.date()
         if first == last:
-            return self._office_time_on(first, _clock(a), _clock(b), hours)
-        total = self._office_time_on(first, _clock(a), END_OF_DAY, hours)
-        total += self._office_time_on(last, ZERO, _clock(b), hours)
+            return self._office_time_on(first, clock_offset(a), clock_offset(b), hours)
+        total = self._office_time_on(first, clock_offset(a), END_OF_DAY, hours)
+        total += self._office_time_on(last, ZERO, clock_offset(b), hours)
         between = self.count_working_days(first + ONE_DAY, last - ONE_DAY)
         return total + between * hours.per_day
 

@@ -7,6 +7,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("streaming.page_urls")),
     path("", include("streaming.urls")),
     path("", include("hub.followup.urls")),
     path("", include("frontend.urls")),

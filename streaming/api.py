@@ -262,3 +262,27 @@ def rotate_publisher_token(request: HttpRequest, slug: str, body: TokenIn | None
     session = _session(slug)
     token = actions.do_set_publisher_token(user, session.pk, body.token if body else None)
     return {"token": token, "hint": token[-4:]}
+
+
+class GuestStatusOut(Schema):
+    id: int
+    label: str
+    kind: str
+    state: str
+    session: str
+    title: str
+
+
+@router.get("/guests/{token}", response={200: GuestStatusOut, 404: ErrorOut})
+def guest_status(request: HttpRequest, token: str) -> Any:
+    """Where the guest holding this link is (the join page polls it: waiting room, on air,
+    left). The link identifies its guest even after it was used."""
+    invite = actions.find_invite(token)
+    return {
+        "id": invite.pk,
+        "label": invite.label,
+        "kind": invite.kind,
+        "state": invite.state,
+        "session": invite.session.slug,
+        "title": invite.session.title,
+    }

@@ -16,8 +16,10 @@ from hub.models import LiveSession, SessionEvent, SessionStatus
 from hub.queries import public_questions
 from streaming.models import Recording
 
-#: Where the engine serves recordings stored under a relative path.
-RECORDINGS_URL = "/recordings/"
+#: Where the engine serves recordings stored under a relative path: paths are relative to
+#: ``HUB_MEDIA_ROOT`` (``hls/<slug>/<run>.m3u8``) and served at the same path from the site
+#: root (``/hls/<slug>/<name>``, see :mod:`streaming.views`).
+RECORDINGS_URL = "/"
 
 
 @dataclass(frozen=True)

@@ -516,16 +516,16 @@ def test_replay_api_lists_recordings_and_chapters_only_after_the_end(
     t0 = timezone.now() - timedelta(minutes=20)
     q = ask("停车难怎么解决？")
     m.do_approve_question(host, live_session.pk, q.pk)
-    a.do_recording_started(live_session.pk, "live/rec/index.m3u8", t0)
+    a.do_recording_started(live_session.pk, "hls/live/r1.m3u8", t0)
     m.do_put_on_air(host, live_session.pk, q.pk, now=t0 + timedelta(seconds=42))
     m.do_mark_answered(host, live_session.pk, q.pk, "新建停车场", now=t0 + timedelta(seconds=90))
     before = client.get("/api/streaming/sessions/live/replay").json()
     assert before["available"] is False and before["recordings"] == []
-    a.do_recording_finished(live_session.pk, "live/rec/index.m3u8", t0 + timedelta(minutes=10))
+    a.do_recording_finished(live_session.pk, "hls/live/r1.m3u8", t0 + timedelta(minutes=10))
     do_end_session(host, live_session.pk)
     body = client.get("/api/streaming/sessions/live/replay").json()
     assert body["available"] is True
-    assert body["recordings"][0]["url"] == "/recordings/live/rec/index.m3u8"
+    assert body["recordings"][0]["url"] == "/hls/live/r1.m3u8"
     assert body["recordings"][0]["duration"] == 600.0
     assert [(c["question_id"], c["offset"]) for c in body["chapters"]] == [(q.pk, 42.0)]
 

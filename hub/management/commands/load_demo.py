@@ -20,6 +20,7 @@ from hub.roles import Role
 from moderation.actions import do_approve_question, do_queue_question
 from moderation.answers import do_add_library_entry
 from moderation.models import LibraryEntry
+from streaming.demo import load as load_stream_demo
 
 ACCOUNTS = {
     "host": (Role.HOST, "主持人 王晓"),
@@ -181,6 +182,7 @@ class Command(BaseCommand):
         host = users["host"]
         if LiveSession.objects.filter(slug="demo").exists():
             self.stdout.write("The demo session exists already; accounts refreshed.")
+            load_stream_demo(host, self.stdout.write)
             return
         now = timezone.now()
         session = do_create_session(
@@ -225,3 +227,4 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(f"Demo session 'demo' is live with {len(created)} questions.")
         )
+        load_stream_demo(host, self.stdout.write)

@@ -35,6 +35,16 @@ class Command(BaseCommand):
         lines += [f"    {name:<9} {role}" for name, (role, _) in ACCOUNTS.items()]
         lines += [
             "",
+            "  Live video (streaming):",
+            f"    Meeting (agenda, one confidential item)  {base}/s/meeting/",
+            f"    Replay after the end                     {base}/s/demo/replay/",
+            f"    Studio publisher (WHIP)                  {base}/whip/demo, …/whip/meeting",
+            f"    Publisher token (HUB_DEMO_STREAM_TOKEN)  {settings.HUB_DEMO_STREAM_TOKEN}",
+            f"    Test pattern: .venv/bin/python -m streaming.publish_test_pattern "
+            f"--url {base}/whip/demo --token {settings.HUB_DEMO_STREAM_TOKEN}",
+        ]
+        lines += [
+            "",
             "  Database: " + settings.DATABASES["default"]["NAME"].__str__(),
             "  Fan-out and channel layer: "
             + ("Redis " + str(settings.REDIS_URL) if settings.REDIS_URL else "in-process"),

@@ -111,6 +111,11 @@ def main(argv: list[str] | None = None) -> None:
     class HubCLI(CommandLineInterface):  # type: ignore[misc]
         server_class = make_server_class()
 
+    # The follow-up timers (warnings, supervision, notices): an embedded daemon thread
+    # unless a Celery beat runs them (HUB_FOLLOWUP_EXTERNAL_BEAT).
+    from hub.followup.timers import start_embedded_timer
+
+    start_embedded_timer()
     sys.stdout.flush()
     HubCLI().run(
         [

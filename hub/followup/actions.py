@@ -34,7 +34,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from hub.errors import DomainError, IllegalTransition, NotFound
 from hub.events import lock_session
@@ -299,8 +299,10 @@ def _create_task(session: LiveSession, question: Question, now: datetime) -> Fol
             channel=channel,
             address=address,
             message=_message(
-                "Your question (follow-up no. %(id)s) is being handled. Your private code "
-                "to follow it and rate the reply: %(code)s",
+                gettext_noop(
+                    "Your question (follow-up no. %(id)s) is being handled. Your private code "
+                    "to follow it and rate the reply: %(code)s"
+                ),
                 id=task.pk,
                 code=code,
             ),
@@ -950,8 +952,10 @@ def _publish_reply(task: FollowUpTask, reply: TaskReply, actor: Any, now: dateti
             channel=channel,
             address=address,
             message=_message(
-                "%(department)s has replied to your question (follow-up no. %(id)s). Read "
-                "the reply and rate it with your private code.",
+                gettext_noop(
+                    "%(department)s has replied to your question (follow-up no. %(id)s). Read "
+                    "the reply and rate it with your private code."
+                ),
                 department=reply.department.name,
                 id=task.pk,
             ),

@@ -84,7 +84,7 @@ def policy_for(task: FollowUpTask) -> Policy:
 
 
 def working_days(amount: timedelta) -> float:
-    """A working-time amount in working days (7.5 h each with the default hours)."""
+    """A working-time amount in working days (7 h each with the default hours)."""
     return amount / default_office_hours().per_day
 
 

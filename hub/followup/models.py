@@ -70,7 +70,7 @@ class DeadlinePolicy(models.Model):
         _("most working days to reply, extensions included"), default=DEFAULT_MAX_REPLY_DAYS
     )
     warn_percent = models.PositiveSmallIntegerField(
-        _("warn when this % of the time is used"), default=DEFAULT_WARN_PERCENT
+        _("warn at this percentage of the time used"), default=DEFAULT_WARN_PERCENT
     )
     escalate_hours = models.PositiveSmallIntegerField(
         _("working hours from level-1 to level-2 supervision"), default=DEFAULT_ESCALATE_HOURS

@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from hub.followup import deadlines
 from hub.followup.actions import _event, _message, create_missing_tasks
@@ -92,18 +93,28 @@ def due_steps(task: FollowUpTask, policy: deadlines.Policy, now: datetime) -> li
 
 
 _MESSAGES: dict[str, str] = {
-    K.ACCEPT_WARNING: "Reminder: follow-up task no. %(id)s (%(text)s) must be accepted by "
-    "%(deadline)s.",
-    K.ACCEPT_SUPERVISION_1: "Supervision (level 1): follow-up task no. %(id)s (%(text)s) was "
-    "not accepted by %(deadline)s. Accept it now.",
-    K.ACCEPT_SUPERVISION_2: "Supervision (level 2): %(department)s has still not accepted "
-    "follow-up task no. %(id)s (%(text)s), due %(deadline)s.",
-    K.REPLY_WARNING: "Reminder: follow-up task no. %(id)s (%(text)s) must be replied to by "
-    "%(deadline)s.",
-    K.REPLY_SUPERVISION_1: "Supervision (level 1): the reply to follow-up task no. %(id)s "
-    "(%(text)s) is overdue (due %(deadline)s). Reply now.",
-    K.REPLY_SUPERVISION_2: "Supervision (level 2): %(department)s has still not replied to "
-    "follow-up task no. %(id)s (%(text)s), due %(deadline)s.",
+    K.ACCEPT_WARNING: gettext_noop(
+        "Reminder: follow-up task no. %(id)s (%(text)s) must be accepted by %(deadline)s."
+    ),
+    K.ACCEPT_SUPERVISION_1: gettext_noop(
+        "Supervision (level 1): follow-up task no. %(id)s (%(text)s) was "
+        "not accepted by %(deadline)s. Accept it now."
+    ),
+    K.ACCEPT_SUPERVISION_2: gettext_noop(
+        "Supervision (level 2): %(department)s has still not accepted "
+        "follow-up task no. %(id)s (%(text)s), due %(deadline)s."
+    ),
+    K.REPLY_WARNING: gettext_noop(
+        "Reminder: follow-up task no. %(id)s (%(text)s) must be replied to by %(deadline)s."
+    ),
+    K.REPLY_SUPERVISION_1: gettext_noop(
+        "Supervision (level 1): the reply to follow-up task no. %(id)s "
+        "(%(text)s) is overdue (due %(deadline)s). Reply now."
+    ),
+    K.REPLY_SUPERVISION_2: gettext_noop(
+        "Supervision (level 2): %(department)s has still not replied to "
+        "follow-up task no. %(id)s (%(text)s), due %(deadline)s."
+    ),
 }
 
 

@@ -116,7 +116,7 @@ class Migration(migrations.Migration):
                 (
                     "warn_percent",
                     models.PositiveSmallIntegerField(
-                        default=80, verbose_name="warn when this % of the time is used"
+                        default=80, verbose_name="warn at this percentage of the time used"
                     ),
                 ),
                 (

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema
+from pydantic import ValidationError as PydanticValidationError
 
 from hub import protocol
 from hub.errors import ActionForbidden, DomainError, NotFound
@@ -256,11 +257,18 @@ def hand_over_publisher(request: HttpRequest, slug: str) -> Any:
 
 
 @router.post("/sessions/{slug}/publisher/token", response={200: TokenOut, **STAFF_ERRORS})
-def rotate_publisher_token(request: HttpRequest, slug: str, body: TokenIn | None = None) -> Any:
-    """Set or rotate the studio publisher's bearer token (host or staff); returned once."""
+def rotate_publisher_token(request: HttpRequest, slug: str) -> Any:
+    """Set or rotate the studio publisher's bearer token (host or staff); returned once.
+    No JSON body (or ``{}``): a fresh random token; ``{"token": "…"}``: that token."""
     user = _staff(request, write=True)
     session = _session(slug)
-    token = actions.do_set_publisher_token(user, session.pk, body.token if body else None)
+    chosen = None
+    if request.content_type == "application/json" and request.body.strip():
+        try:
+            chosen = TokenIn.model_validate_json(request.body).token
+        except PydanticValidationError:
+            raise DomainError(_('The body must be {"token": "…"}'), code="invalid") from None
+    token = actions.do_set_publisher_token(user, session.pk, chosen)
     return {"token": token, "hint": token[-4:]}
 
 

@@ -10,5 +10,6 @@ urlpatterns = [
     path("", include("streaming.page_urls")),
     path("", include("streaming.urls")),
     path("", include("hub.followup.urls")),
+    path("", include("hub.followup.page_urls")),
     path("", include("frontend.urls")),
 ]

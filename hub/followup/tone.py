@@ -40,7 +40,7 @@ def _build() -> Any:
     for term, category in ToneTerm.objects.filter(active=True).values_list("term", "category"):
         folded = fold(term)
         if folded:
-            automaton.add_word(folded, (term, category))
+            automaton.add_word(folded, (len(folded), term, category))
     if not len(automaton):
         return None
     automaton.make_automaton()
@@ -57,14 +57,21 @@ def bump_tone_version() -> None:
 
 
 def check_tone(text: str) -> list[ToneFlag]:
-    """Every listed phrase found in ``text``, once each, in order of appearance."""
+    """Every listed phrase found in ``text``, once each, in order of appearance. A phrase
+    found only inside a longer listed phrase (不归我们管 within 此事不归我们管) is not
+    reported separately."""
     automaton = tone_matcher.get()
     if automaton is None:
         return []
+    spans = [
+        (end - length + 1, end, term, category)
+        for end, (length, term, category) in automaton.iter(fold(text))
+    ]
     found: list[ToneFlag] = []
     seen: set[str] = set()
-    for _end, (term, category) in automaton.iter(fold(text)):
-        if term not in seen:
+    for start, end, term, category in sorted(spans):
+        inside = any(s <= start and end <= e and (e - s) > (end - start) for s, e, _t, _c in spans)
+        if not inside and term not in seen:
             seen.add(term)
             found.append(ToneFlag(term, category))
     return found

@@ -227,6 +227,12 @@ CELERY_BEAT_SCHEDULE["followup-tick"] = {
     "task": "hub.followup.tasks.followup_tick",
     "schedule": HUB_FOLLOWUP_TICK_SECONDS,
 }
+# The weekly report (专报) files: hourly, writes last week's PDF and XLSX once they are due.
+CELERY_BEAT_SCHEDULE["followup-weekly-report"] = {
+    "task": "hub.followup.exports.archive_weekly_report",
+    "schedule": 3600.0,
+}
+CELERY_IMPORTS = ["hub.followup.exports"]
 # Media engine (streaming.media): programme format, viewer cap, HLS, recordings.
 HUB_MEDIA_ROOT = Path(env_str("HUB_MEDIA_ROOT") or VAR_DIR / "media")
 HUB_PROGRAM_WIDTH = env_int("HUB_PROGRAM_WIDTH", 640, minimum=16)

@@ -32,7 +32,9 @@ INK = "#1d2430"
 MUTED = "#5b6575"
 GRID = "#dde2ea"
 
-WIDTH = 640
+#: Drawing widths: about the width a chart gets on a page, so its text stays legible.
+BAR_WIDTH = 440
+LINE_WIDTH = 520
 FONT_SIZE = 13
 BAR_HEIGHT = 20
 BAR_GAP = 10
@@ -100,10 +102,17 @@ class Chart:
     max_value: float | None = None
     value_text: Callable[[float | None], str] = number
     table: DataTable = field(default_factory=lambda: DataTable([], []))
+    #: For rates 0 is a result (0% completed); for counts, all zeros means nothing to draw.
+    zero_is_data: bool = False
+
+    @property
+    def width(self) -> int:
+        return LINE_WIDTH if self.kind == "line" else BAR_WIDTH
 
     @property
     def is_empty(self) -> bool:
-        return not any(v for s in self.series for v in s.values if v)
+        values = [v for s in self.series for v in s.values if v is not None]
+        return not values or (not self.zero_is_data and not any(values))
 
     # --- SVG ------------------------------------------------------------------------
 
@@ -116,12 +125,12 @@ class Chart:
         title_id, desc_id = f"chart-{self.key}-title", f"chart-{self.key}-desc"
         attrs = [
             'xmlns="http://www.w3.org/2000/svg"',
-            f'viewBox="0 0 {WIDTH} {height}"',
+            f'viewBox="0 0 {self.width} {height}"',
             f'font-family="{font_family}"' if for_pdf else f"font-family={quoteattr(font_family)}",
             f'font-size="{FONT_SIZE}"',
         ]
         if for_pdf:
-            attrs += [f'width="{WIDTH}"', f'height="{height}"']
+            attrs += [f'width="{self.width}"', f'height="{height}"']
             head = ""
         else:
             attrs += [
@@ -160,11 +169,12 @@ class Chart:
         values = self.series[0].values if self.series else []
         color = (self.series[0].color if self.series else "") or PALETTE[0]
         label_width = min(
-            max((text_width(label) for label in self.labels), default=0.0) + PAD, WIDTH * 0.42
+            max((text_width(label) for label in self.labels), default=0.0) + PAD,
+            self.width * 0.42,
         )
         value_width = max((text_width(self.value_text(v)) for v in values), default=0.0) + PAD
         plot_x = label_width + PAD
-        plot_width = max(WIDTH - plot_x - value_width - PAD, 40.0)
+        plot_width = max(self.width - plot_x - value_width - PAD, 40.0)
         top = self._scale_max()
         parts: list[str] = []
         y = PAD
@@ -195,14 +205,15 @@ class Chart:
         height = 240
         legend_h = 22 if len(self.series) > 1 else 0
         left, right, top_pad, bottom = 52.0, 16.0, 12.0 + legend_h, 40.0
-        plot_w, plot_h = WIDTH - left - right, height - top_pad - bottom
+        width = self.width
+        plot_w, plot_h = width - left - right, height - top_pad - bottom
         top = self._scale_max()
         parts: list[str] = []
         for i in range(5):  # horizontal grid with 0, ¼, ½, ¾ and the top value
             fraction = i / 4
             y = top_pad + plot_h * (1 - fraction)
             parts.append(
-                f'<line x1="{left}" y1="{y:.1f}" x2="{WIDTH - right}" y2="{y:.1f}" '
+                f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" '
                 f'stroke="{GRID}" stroke-width="1"/>'
             )
             parts.append(
@@ -253,7 +264,7 @@ class Chart:
                     parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}"/>')
         axis_y = top_pad + plot_h
         parts.append(
-            f'<line x1="{left}" y1="{axis_y:.1f}" x2="{WIDTH - right}" y2="{axis_y:.1f}" '
+            f'<line x1="{left}" y1="{axis_y:.1f}" x2="{width - right}" y2="{axis_y:.1f}" '
             f'stroke="{MUTED}" stroke-width="1"/>'
         )
         return "".join(parts), height
@@ -270,6 +281,7 @@ def bar_chart(
     value_text: Callable[[float | None], str] = number,
     color: str = "",
     description: str = "",
+    zero_is_data: bool = False,
 ) -> Chart:
     """Horizontal bars, one per ``(label, value)``; ``None`` draws no bar and reads "—"."""
     labels = [label for label, _value in items]
@@ -286,6 +298,7 @@ def bar_chart(
         table=DataTable(
             [label_header, value_header], [[label, value_text(v)] for label, v in items]
         ),
+        zero_is_data=zero_is_data,
     )
 
 
@@ -299,6 +312,7 @@ def line_chart(
     max_value: float | None = None,
     value_text: Callable[[float | None], str] = number,
     description: str = "",
+    zero_is_data: bool = False,
 ) -> Chart:
     """Lines over ``labels`` (periods), one per series; ``None`` leaves a gap."""
     return Chart(
@@ -314,4 +328,5 @@ def line_chart(
             [label_header, *(s.name for s in series)],
             [[label, *(value_text(s.values[i]) for s in series)] for i, label in enumerate(labels)],
         ),
+        zero_is_data=zero_is_data,
     )

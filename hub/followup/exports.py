@@ -257,6 +257,7 @@ def report_view(report: WeeklyReport, period: Period) -> ReportView:
             value_header=_("Completion rate"),
             max_value=1.0,
             value_text=percent,
+            zero_is_data=True,
             color=PALETTE[2],
         ),
         bar_chart(
@@ -267,6 +268,7 @@ def report_view(report: WeeklyReport, period: Period) -> ReportView:
             value_header=_("Satisfaction rate"),
             max_value=1.0,
             value_text=percent,
+            zero_is_data=True,
             color=PALETTE[3],
         ),
         bar_chart(
@@ -510,19 +512,20 @@ def render_pdf(view: ReportView) -> bytes:
     pdf.add_page()
     ink, muted, blue = (29, 36, 48), (91, 101, 117), (31, 78, 140)
 
+    def write(text: str, line_height: float) -> None:
+        # Left-aligned: justified CJK text would be stretched at the few spaces it has.
+        pdf.multi_cell(0, line_height, text, new_x="LMARGIN", new_y="NEXT", align="L")
+
     pdf.set_font(PDF_FONT, size=18)
     pdf.set_text_color(*blue)
-    pdf.multi_cell(0, 9, view.title, new_x="LMARGIN", new_y="NEXT")
+    write(view.title, 9)
     pdf.set_font(PDF_FONT, size=10)
     pdf.set_text_color(*muted)
     generated = display(view.generated_at, WHEN)
-    pdf.multi_cell(
-        0,
-        6,
+    write(
         _("Period: %(period)s · generated %(when)s")
         % {"period": view.period.label(), "when": generated},
-        new_x="LMARGIN",
-        new_y="NEXT",
+        6,
     )
     pdf.ln(2)
 
@@ -544,7 +547,7 @@ def render_pdf(view: ReportView) -> bytes:
             pdf.add_page()
         pdf.set_font(PDF_FONT, size=13)
         pdf.set_text_color(*blue)
-        pdf.multi_cell(0, 8, title, new_x="LMARGIN", new_y="NEXT")
+        write(title, 8)
         pdf.set_text_color(*ink)
         pdf.set_font(PDF_FONT, size=9)
 
@@ -553,7 +556,7 @@ def render_pdf(view: ReportView) -> bytes:
         section(chart.title)
         if chart.is_empty:
             pdf.set_text_color(*muted)
-            pdf.multi_cell(0, 6, _("No data in this period."), new_x="LMARGIN", new_y="NEXT")
+            write(_("No data in this period."), 6)
             pdf.set_text_color(*ink)
             continue
         svg = chart.svg(font_family=PDF_FONT, for_pdf=True).encode()
@@ -567,12 +570,12 @@ def render_pdf(view: ReportView) -> bytes:
         section(tbl.title)
         if tbl.note:
             pdf.set_text_color(*muted)
-            pdf.multi_cell(0, 5, tbl.note, new_x="LMARGIN", new_y="NEXT")
+            write(tbl.note, 5)
             pdf.set_text_color(*ink)
         rows = tbl.display_rows()
         if not rows:
             pdf.set_text_color(*muted)
-            pdf.multi_cell(0, 6, tbl.empty or "—", new_x="LMARGIN", new_y="NEXT")
+            write(tbl.empty or "—", 6)
             pdf.set_text_color(*ink)
             continue
         footer = tbl.display_footer()
@@ -592,10 +595,10 @@ def render_pdf(view: ReportView) -> bytes:
     section(_("Definitions"))
     for label, text in view.definitions:
         pdf.set_font(PDF_FONT, size=9.5)
-        pdf.multi_cell(0, 5.5, label, new_x="LMARGIN", new_y="NEXT")
+        write(label, 5.5)
         pdf.set_font(PDF_FONT, size=8.5)
         pdf.set_text_color(*muted)
-        pdf.multi_cell(0, 5, text, new_x="LMARGIN", new_y="NEXT")
+        write(text, 5)
         pdf.set_text_color(*ink)
         pdf.ln(1)
     return bytes(pdf.output())

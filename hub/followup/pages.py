@@ -502,6 +502,7 @@ def department_charts(row: DepartmentKpis, trend: list[tuple[str, DepartmentKpis
             value_header=_("Rate"),
             max_value=1.0,
             value_text=percent,
+            zero_is_data=True,
         ),
         line_chart(
             "trend",
@@ -521,6 +522,7 @@ def department_charts(row: DepartmentKpis, trend: list[tuple[str, DepartmentKpis
             label_header=_("From"),
             max_value=1.0,
             value_text=percent,
+            zero_is_data=True,
             description=_(
                 "Each point is the rate of the tasks assigned (completion, on time) or the "
                 "evaluations made (satisfaction) in that day, week or month; a gap means "
@@ -609,6 +611,7 @@ def departments_page(request: HttpRequest) -> HttpResponse:
             value_header=_("Completion rate"),
             max_value=1.0,
             value_text=percent,
+            zero_is_data=True,
             color=PALETTE[2],
         ),
         bar_chart(
@@ -619,6 +622,7 @@ def departments_page(request: HttpRequest) -> HttpResponse:
             value_header=_("On-time rate"),
             max_value=1.0,
             value_text=percent,
+            zero_is_data=True,
         ),
         bar_chart(
             "satisfaction",
@@ -628,6 +632,7 @@ def departments_page(request: HttpRequest) -> HttpResponse:
             value_header=_("Satisfaction rate"),
             max_value=1.0,
             value_text=percent,
+            zero_is_data=True,
             color=PALETTE[3],
         ),
     ]

@@ -433,6 +433,19 @@ class ConsoleQuestionFrame(_ConsoleFrame):
     data: StaffQuestion
 
 
+class QuestionsBatch(_Strict):
+    """Many questions' new staff views at once: a batch taken in from a channel (a
+    microblog delivery, a burst of web questions) with the earlier questions its repeats
+    were merged into. Apply each like the data of a ``question`` frame, in order."""
+
+    questions: list[StaffQuestion]
+
+
+class ConsoleQuestionsBatchFrame(_ConsoleFrame):
+    type: Literal["questions_batch"]
+    data: QuestionsBatch
+
+
 class ConsoleSessionFrame(_ConsoleFrame):
     type: Literal["session_state"]
     data: SessionInfo
@@ -518,6 +531,7 @@ ConsoleFrame = Annotated[
     ConsoleHelloFrame
     | ConsoleSnapshotFrame
     | ConsoleQuestionFrame
+    | ConsoleQuestionsBatchFrame
     | ConsoleSessionFrame
     | ConsoleCountsFrame
     | ConsoleAckFrame

@@ -15,8 +15,9 @@ are published after commit. Each action reads the clock once.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import Max
@@ -24,10 +25,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from hub.actions.common import lock_question, publish_staff_question, write_audit
+from hub.actions.common import audit_entry, lock_question, publish_staff_question, write_audit
 from hub.errors import DomainError, IllegalTransition, NotFound
 from hub.events import record_public_event
 from hub.models import (
+    AuditEntry,
     LiveAnswer,
     LiveSession,
     Question,
@@ -40,6 +42,9 @@ from hub.presenters import public_question
 from hub.protocol import AnswerLive, QuestionRef
 from hub.roles import require_permission
 from moderation.answers import add_live_answer_entry
+
+if TYPE_CHECKING:
+    from moderation.screening import Screener
 
 S = QuestionState
 
@@ -132,48 +137,80 @@ def apply_screening(question: Question, now: datetime) -> None:
     the recorded reason, inside the caller's transaction: intake stores and screens in one
     commit, so a question is never left half-taken. Nothing is dropped: a rejected
     question stays, with its flags, for the observers and the host to see."""
-    from moderation.screening import screen
+    from moderation.screening import AskerHistory, Screener
+    from moderation.sectors import classifier
 
     _guard_state(question, frozenset({S.RECEIVED}), "screen")
-    result = screen(
-        question.text,
-        session_id=question.session_id,
-        asker_ref=question.asker_ref,
-        exclude_question=question.pk,
+    history = AskerHistory.load(
+        [(question.session_id, question.asker_ref)],
+        [question.text],
         now=now,
+        exclude_question=question.pk,
     )
-    from moderation.sectors import classify
+    screen_into(question, Screener(history), classifier())
+    question.save(update_fields=["state", *SCREENING_FIELDS])
+    screening_audit(question, now).save(force_insert=True)
+    publish_staff_question(question, now)
 
+
+#: The fields :func:`screen_into` sets (besides ``state``).
+SCREENING_FIELDS = ("text", "screening_flags", "sector", "rejection_reason", "rejection_note")
+
+
+def screen_into(question: Question, screener: Screener, classify: Callable[[str], str]) -> None:
+    """The screening rules, applied in memory to a received question (stored or not yet):
+    the public text (personal data and masked words masked), the flags, the sector of the
+    public text, and the state: rejected with the reason of the first rejecting flag, else
+    pending (a held question is pending with a ``hold`` flag). Saves nothing."""
+    result = screener.screen(
+        question.text, session_id=question.session_id, asker_ref=question.asker_ref
+    )
     question.text = result.text
     question.screening_flags = [flag.as_dict() for flag in result.flags]
     question.sector = classify(question.text)
-    summary = "; ".join(f"{f.category}/{f.kind}:{f.match}" for f in result.flags)
     if result.rejecting is not None:
+        question.state = S.REJECTED
         question.rejection_reason = result.rejection_reason
-        question.rejection_note = summary
-        _transition(
-            question,
-            S.REJECTED,
-            None,
-            "screen",
-            now,
-            reason=result.rejection_reason,
-            note=summary,
-            system_label="screening",
-            fields=("text", "screening_flags", "sector", "rejection_reason", "rejection_note"),
-        )
+        question.rejection_note = _flags_summary(question.screening_flags)
     else:
-        _transition(
-            question,
-            S.PENDING,
-            None,
-            "screen",
-            now,
-            note=summary,
-            system_label="screening",
-            fields=("text", "screening_flags", "sector"),
-        )
-    publish_staff_question(question, now)
+        question.state = S.PENDING
+
+
+def screen_new_questions(questions: Sequence[Question], now: datetime) -> None:
+    """:func:`screen_into` for a batch of questions not stored yet, in order, with the
+    lexicon, the sector model and the askers' history each read once: the outcome is the
+    same as screening them one after the other (an asker's earlier question in the batch
+    counts for flooding and repeats, as if it had been stored first)."""
+    from moderation.screening import AskerHistory, Screener
+    from moderation.sectors import classifier
+
+    history = AskerHistory.load(
+        [(q.session_id, q.asker_ref) for q in questions], [q.text for q in questions], now=now
+    )
+    screener, classify = Screener(history), classifier()
+    for question in questions:
+        screen_into(question, screener, classify)
+        history.record(question.session_id, question.asker_ref, question.text)
+
+
+def screening_audit(question: Question, now: datetime) -> AuditEntry:
+    """The audit row of a question's screening (received → its screened state), unsaved."""
+    return audit_entry(
+        session_id=question.session_id,
+        question=question,
+        actor=None,
+        action="screen",
+        now=now,
+        from_state=S.RECEIVED,
+        to_state=question.state,
+        reason=question.rejection_reason if question.state == S.REJECTED else "",
+        note=_flags_summary(question.screening_flags),
+        system_label="screening",
+    )
+
+
+def _flags_summary(flags: list[dict[str, str]]) -> str:
+    return "; ".join(f"{f['category']}/{f['kind']}:{f['match']}" for f in flags or [])
 
 
 # --- approve --------------------------------------------------------------------------
@@ -583,11 +620,33 @@ def check_merge_question(
 def _askers_changed(target: Question, now: datetime) -> None:
     """The canonical question gained or lost an asker: tell the consoles now, and viewers
     with the next coalesced ``supports`` event (which carries the askers count)."""
+    publish_staff_question(target, now)
+    _viewers_askers_changed(target)
+
+
+def _viewers_askers_changed(target: Question) -> None:
     from hub.actions.supports import support_coalescer
 
-    publish_staff_question(target, now)
     if target.is_public:
         support_coalescer.mark(target.session_id, target.pk)
+
+
+#: The fields a merge sets on the merged question (besides ``state``).
+MERGE_FIELDS = ("merged_into", "merge_score", "queue_position")
+
+
+def _fold_into(question: Question, target_id: int, score: float | None) -> str:
+    """The merge rule on the merged question, in memory: it points at the canonical
+    question with the similarity score (none for a host's merge) and leaves the run
+    order. Returns the audit note."""
+    question.merged_into_id = target_id
+    question.merge_score = score
+    question.queue_position = None
+    return f"#{target_id}" + (f" score={score:.2f}" if score is not None else "")
+
+
+def _merge_label(auto: bool) -> str:
+    return "similarity" if auto else "system"
 
 
 def merge_into(
@@ -603,10 +662,7 @@ def merge_into(
     holds the session lock when the question was public (a withdrawal is recorded)."""
     was_public = question.is_public
     Question.objects.filter(merged_into=question, state=S.MERGED).update(merged_into=target)
-    question.merged_into = target
-    question.merge_score = score
-    question.queue_position = None
-    note = f"#{target.pk}" + (f" score={score:.2f}" if score is not None else "")
+    note = _fold_into(question, target.pk, score)
     _transition(
         question,
         S.MERGED,
@@ -614,8 +670,8 @@ def merge_into(
         "merge",
         now,
         note=note,
-        system_label="similarity" if auto else "system",
-        fields=("merged_into", "merge_score", "queue_position"),
+        system_label=_merge_label(auto),
+        fields=MERGE_FIELDS,
     )
     if was_public:
         record_public_event(
@@ -623,6 +679,35 @@ def merge_into(
         )
     publish_staff_question(question, now)
     _askers_changed(target, now)
+
+
+def merge_new_questions(pairs: Sequence[tuple[Question, int, float]], now: datetime) -> None:
+    """The automatic merges of questions just taken in, in bulk: each ``(question, target
+    id, score)`` gets exactly the changes and the audit row of :func:`merge_into` (with
+    ``auto=True``), written with one update and one insert. Such questions were never
+    published (nothing to withdraw) and nothing was merged into them yet. The caller
+    locks the rows in its transaction and tells the consoles."""
+    audits = []
+    for question, target_id, score in pairs:
+        assert not question.is_public and question.state == S.PENDING, question.pk
+        note = _fold_into(question, target_id, score)
+        question.state = S.MERGED
+        audits.append(
+            audit_entry(
+                session_id=question.session_id,
+                question=question,
+                actor=None,
+                action="merge",
+                now=now,
+                from_state=S.PENDING,
+                to_state=S.MERGED,
+                note=note,
+                system_label=_merge_label(True),
+            )
+        )
+    if audits:
+        Question.objects.bulk_update([q for q, _target, _score in pairs], ["state", *MERGE_FIELDS])
+        AuditEntry.objects.bulk_create(audits)
 
 
 def do_merge_question(
@@ -677,54 +762,116 @@ def do_unmerge_question(
     return question
 
 
-def do_find_same_question(question_id: int, *, now: datetime | None = None) -> Question | None:
-    """After intake has committed a new pending question: merge it automatically into the
-    open question it repeats (score at or above the merge threshold), or note the close
-    ones for the host ("similar to #N"). Runs in its own short transaction, after the
-    similarity lookup, so a slow index never holds the intake's locks. Held and private
-    questions are left alone: a flood must not inflate another question's count.
+def find_same_questions(
+    questions: Sequence[Question], *, now: datetime | None = None
+) -> list[Question]:
+    """After intake has committed new questions (in id order, any sessions): merge each
+    automatically into the open question it repeats (score at or above the merge
+    threshold), or note the close ones for the host ("similar to #N") in its ``similar``,
+    exactly as if they had come one after the other: a question may be merged into an
+    earlier one of the same batch, never into a later one. Held and private questions are
+    left alone: a flood must not inflate another question's count.
+
+    One similarity pass per session (:meth:`moderation.merging.SessionIndexes.lookup_batch`,
+    outside any transaction, so a slow index never holds locks), then one short
+    transaction that locks the rows concerned (in id order), re-checks them (a host may
+    have acted meanwhile; a canonical question may have left the states that take
+    merges: the merge becomes a suggestion) and writes every merge and suggestion in
+    bulk. The given objects are updated in memory. Returns the canonical questions from
+    before the batch that gained askers, fresh from the database, for the caller's
+    console frame; viewers hear of them with the next ``supports`` event. Publishes
+    nothing itself.
     """
     from django.conf import settings
 
-    from moderation.merging import session_indexes
+    from moderation.merging import NewQuestion, session_indexes
 
-    if not settings.HUB_AUTO_MERGE:
-        return None
+    if not settings.HUB_AUTO_MERGE or not questions:
+        return []
     now = now or timezone.now()
-    first = (
-        Question.objects.filter(pk=question_id)
-        .values_list("session_id", "text", "state", "visibility", "screening_flags")
-        .first()
-    )
-    if first is None:
-        return None
-    session_id, text, state, visibility, flags = first
-    held = any(flag.get("action") == "hold" for flag in flags or [])
-    if state != S.PENDING or visibility != Visibility.PUBLIC or held:
-        return None
-    candidates = session_indexes.candidates(session_id, text, exclude=question_id)
-    if not candidates:
-        return None
-    best = candidates[0]
+    merges: list[tuple[Question, int, float, list[dict[str, Any]]]] = []
+    suggested: list[Question] = []
+    by_session: dict[int, list[Question]] = {}
+    for question in questions:
+        by_session.setdefault(question.session_id, []).append(question)
+    for session_id, batch in by_session.items():
+        batch.sort(key=lambda q: q.pk)
+        open_in_batch = {q.pk for q in batch if _may_be_canonical(q)}
+        lookup = session_indexes.lookup_batch(
+            session_id,
+            [
+                NewQuestion(q.pk, q.text, q.pk in open_in_batch, _may_merge_automatically(q))
+                for q in batch
+            ],
+        )
+        if lookup is None:
+            continue
+        for question in batch:
+            candidates = lookup.candidates(question.pk, open_in_batch)
+            if not candidates:
+                continue
+            similar = [
+                {"id": c.question_id, "score": round(c.score, 3)}
+                for c in candidates
+                if c.verdict in ("merge", "suggest")
+            ]
+            best = candidates[0]
+            if best.verdict == "merge":
+                merges.append((question, best.question_id, round(best.score, 3), similar))
+                open_in_batch.discard(question.pk)
+            elif similar:
+                question.similar = similar
+                suggested.append(question)
+    if not merges and not suggested:
+        return []
+    batch_ids = {q.pk for q in questions}
     with transaction.atomic():
-        question = Question.objects.select_for_update().get(pk=question_id)
-        if question.state != S.PENDING:
-            return None  # a host acted on it meanwhile
-        if best.verdict == "merge":
-            target = Question.objects.select_for_update().get(pk=best.question_id)
-            if target.state in MERGE_TARGETS:
-                merge_into(question, target, None, now, score=round(best.score, 3), auto=True)
-                return question
-        similar = [
-            {"id": c.question_id, "score": round(c.score, 3)}
-            for c in candidates
-            if c.verdict in ("merge", "suggest")
-        ]
-        if similar:
-            question.similar = similar
-            question.save(update_fields=["similar"])
-            publish_staff_question(question, now)
-    return question
+        ids = {m[0].pk for m in merges} | {m[1] for m in merges}
+        ids |= {q.pk for q in suggested}
+        states = dict(
+            Question.objects.select_for_update()
+            .filter(pk__in=sorted(ids))
+            .order_by("pk")
+            .values_list("pk", "state")
+        )
+        merged: list[tuple[Question, int, float]] = []
+        for question, target_id, score, similar in merges:
+            if states.get(question.pk) != S.PENDING:
+                continue  # a host acted on it meanwhile
+            if states.get(target_id) in MERGE_TARGETS:
+                merged.append((question, target_id, score))
+            else:
+                question.similar = similar
+                suggested.append(question)
+        merge_new_questions(merged, now)
+        suggested = [q for q in suggested if states.get(q.pk) == S.PENDING]
+        if suggested:
+            Question.objects.bulk_update(suggested, ["similar"])
+    from hub.queries import staff_questions
+
+    earlier: dict[int, set[int]] = {}
+    for question, target_id, _score in merged:
+        if target_id not in batch_ids:
+            earlier.setdefault(question.session_id, set()).add(target_id)
+    targets = [
+        target
+        for session_id, target_ids in earlier.items()
+        for target in staff_questions(session_id).filter(pk__in=sorted(target_ids))
+    ]
+    for target in targets:
+        _viewers_askers_changed(target)
+    return targets
+
+
+def _may_merge_automatically(question: Question) -> bool:
+    """Only a pending public question that screening did not hold is merged on its own."""
+    held = any(flag.get("action") == "hold" for flag in question.screening_flags or [])
+    return question.state == S.PENDING and question.visibility == Visibility.PUBLIC and not held
+
+
+def _may_be_canonical(question: Question) -> bool:
+    """A question just taken in that later ones may be merged into (public and open)."""
+    return question.visibility == Visibility.PUBLIC and question.state == S.PENDING
 
 
 # --- sectors ----------------------------------------------------------------------------

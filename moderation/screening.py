@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -221,41 +223,58 @@ def screen(
 ) -> Screening:
     """Screen one question's normalised text. Reads the lexicon; with ``session_id`` and
     ``asker_ref`` also checks for flooding and repeated text by the same asker."""
-    current = matcher.get()
-    automaton, policies = current.automaton, current.policies
-    flags: list[Flag] = []
-    spans: list[tuple[int, int, str]] = []
-
-    pd_action = policies.get(ScreeningCategory.PERSONAL_DATA, ScreeningAction.MASK)
-    for start, end, kind, masked in find_personal_data(text):
-        # Personal data is always masked in public text; a stricter policy also holds or
-        # rejects the question.
-        spans.append((start, end, masked))
-        flags.append(Flag(ScreeningCategory.PERSONAL_DATA, pd_action, kind, masked))
-
-    if automaton is not None:
-        folded, positions = fold_with_map(text)
-        seen: set[str] = set()
-        for end, (length, term, category) in automaton.iter(folded):
-            start = positions[end - length + 1]
-            stop = positions[end] + 1
-            action = policies.get(category, ScreeningAction.HOLD)
-            if action == ScreeningAction.MASK:
-                spans.append((start, stop, "*" * (stop - start)))
-            if term not in seen:
-                seen.add(term)
-                shown = "*" * len(term) if action == ScreeningAction.MASK else term
-                flags.append(Flag(category, action, "lexicon", shown))
-
-    for m in _LINK.finditer(text.translate(WIDTH_TABLE)):
-        action = policies.get(ScreeningCategory.SPAM, ScreeningAction.HOLD)
-        flags.append(Flag(ScreeningCategory.SPAM, action, "link", m.group(0)[:60]))
-        break
-
+    history = None
     if session_id is not None and asker_ref:
-        flags += _asker_flags(text, session_id, asker_ref, exclude_question, now)
+        history = AskerHistory.load(
+            [(session_id, asker_ref)], [text], now=now, exclude_question=exclude_question
+        )
+    return Screener(history=history).screen(text, session_id=session_id, asker_ref=asker_ref)
 
-    return Screening(_mask_spans(text, _merge_spans(spans)), flags)
+
+class Screener:
+    """Screens many texts against one reading of the lexicon (its version is checked once,
+    when the screener is made) and, with an :class:`AskerHistory`, of the askers' earlier
+    questions. :func:`screen` is a screener of one text."""
+
+    def __init__(self, history: AskerHistory | None = None) -> None:
+        self.current = matcher.get()
+        self.history = history
+
+    def screen(self, text: str, *, session_id: int | None = None, asker_ref: str = "") -> Screening:
+        automaton, policies = self.current.automaton, self.current.policies
+        flags: list[Flag] = []
+        spans: list[tuple[int, int, str]] = []
+
+        pd_action = policies.get(ScreeningCategory.PERSONAL_DATA, ScreeningAction.MASK)
+        for start, end, kind, masked in find_personal_data(text):
+            # Personal data is always masked in public text; a stricter policy also holds or
+            # rejects the question.
+            spans.append((start, end, masked))
+            flags.append(Flag(ScreeningCategory.PERSONAL_DATA, pd_action, kind, masked))
+
+        if automaton is not None:
+            folded, positions = fold_with_map(text)
+            seen: set[str] = set()
+            for end, (length, term, category) in automaton.iter(folded):
+                start = positions[end - length + 1]
+                stop = positions[end] + 1
+                action = policies.get(category, ScreeningAction.HOLD)
+                if action == ScreeningAction.MASK:
+                    spans.append((start, stop, "*" * (stop - start)))
+                if term not in seen:
+                    seen.add(term)
+                    shown = "*" * len(term) if action == ScreeningAction.MASK else term
+                    flags.append(Flag(category, action, "lexicon", shown))
+
+        for m in _LINK.finditer(text.translate(WIDTH_TABLE)):
+            action = policies.get(ScreeningCategory.SPAM, ScreeningAction.HOLD)
+            flags.append(Flag(ScreeningCategory.SPAM, action, "link", m.group(0)[:60]))
+            break
+
+        if self.history is not None and session_id is not None and asker_ref:
+            flags += self.history.flags(text, session_id, asker_ref)
+
+        return Screening(_mask_spans(text, _merge_spans(spans)), flags)
 
 
 def _merge_spans(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
@@ -267,22 +286,78 @@ def _merge_spans(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]
     return kept
 
 
-def _asker_flags(
-    text: str, session_id: int, asker_ref: str, exclude: int | None, now: datetime | None
-) -> list[Flag]:
-    from django.utils import timezone
+class AskerHistory:
+    """What the flood and repeat checks know of askers' earlier questions in a session:
+    how many each asked within ``HUB_FLOOD_WINDOW_SECONDS`` and which of the given texts
+    each asked before. Read with two queries for a whole batch (:meth:`load`); a batch
+    screened in order :meth:`record`s each question it keeps, so the next one from the
+    same asker counts it, exactly as if they had been taken in one after the other.
 
-    from hub.models import Question
+    Rules: ``HUB_FLOOD_MAX_QUESTIONS`` or more questions in the window → the next is held
+    ("flood"); the same text asked before by the same asker in the session → held
+    ("repeat"). An empty ``asker_ref`` (unknown asker) is never checked.
+    """
 
-    now = now or timezone.now()
-    mine = Question.objects.filter(session_id=session_id, asker_ref=asker_ref)
-    if exclude is not None:
-        mine = mine.exclude(pk=exclude)
-    flags: list[Flag] = []
-    window = timedelta(seconds=settings.HUB_FLOOD_WINDOW_SECONDS)
-    recent = mine.filter(received_at__gte=now - window).count()
-    if recent >= settings.HUB_FLOOD_MAX_QUESTIONS:
-        flags.append(Flag(ScreeningCategory.SPAM, ScreeningAction.HOLD, "flood", str(recent + 1)))
-    if mine.filter(text=text).exists():
-        flags.append(Flag(ScreeningCategory.SPAM, ScreeningAction.HOLD, "repeat", text[:30]))
-    return flags
+    def __init__(self, recent: Counter[tuple[int, str]], asked: set[tuple[int, str, str]]) -> None:
+        self.recent = recent
+        self.asked = asked
+
+    @classmethod
+    def load(
+        cls,
+        askers: Iterable[tuple[int, str]],
+        texts: Iterable[str],
+        *,
+        now: datetime | None = None,
+        exclude_question: int | None = None,
+    ) -> AskerHistory:
+        """The history of the (session id, asker ref) pairs, for checking ``texts``."""
+        from django.db.models import Count, Q
+        from django.utils import timezone
+
+        from hub.models import Question
+
+        refs: dict[int, set[str]] = {}
+        for session_id, asker_ref in askers:
+            if asker_ref:
+                refs.setdefault(session_id, set()).add(asker_ref)
+        if not refs:
+            return cls(Counter(), set())
+        now = now or timezone.now()
+        condition = Q()
+        for session_id, asker_refs in refs.items():
+            condition |= Q(session_id=session_id, asker_ref__in=sorted(asker_refs))
+        mine = Question.objects.filter(condition)
+        if exclude_question is not None:
+            mine = mine.exclude(pk=exclude_question)
+        window = timedelta(seconds=settings.HUB_FLOOD_WINDOW_SECONDS)
+        recent = Counter(
+            {
+                (session_id, asker_ref): n
+                for session_id, asker_ref, n in mine.filter(received_at__gte=now - window)
+                .values_list("session_id", "asker_ref")
+                .annotate(n=Count("id"))
+                .order_by()
+            }
+        )
+        asked = set(
+            mine.filter(text__in=sorted(set(texts))).values_list("session_id", "asker_ref", "text")
+        )
+        return cls(recent, asked)
+
+    def flags(self, text: str, session_id: int, asker_ref: str) -> list[Flag]:
+        flags: list[Flag] = []
+        recent = self.recent[(session_id, asker_ref)]
+        if recent >= settings.HUB_FLOOD_MAX_QUESTIONS:
+            flags.append(
+                Flag(ScreeningCategory.SPAM, ScreeningAction.HOLD, "flood", str(recent + 1))
+            )
+        if (session_id, asker_ref, text) in self.asked:
+            flags.append(Flag(ScreeningCategory.SPAM, ScreeningAction.HOLD, "repeat", text[:30]))
+        return flags
+
+    def record(self, session_id: int, asker_ref: str, stored_text: str) -> None:
+        """A question of this batch was kept (with ``stored_text``, its public text)."""
+        if asker_ref:
+            self.recent[(session_id, asker_ref)] += 1
+            self.asked.add((session_id, asker_ref, stored_text))

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -275,7 +277,15 @@ def bump_corrections_version() -> None:
 
 def classify(text: str) -> str:
     """The most likely sector of ``text``, or "other" when none of its words is known."""
-    trained = model.get()
+    return _classify(model.get(), text)
+
+
+def classifier() -> Callable[[str], str]:
+    """:func:`classify` with the model read once, for a batch of questions."""
+    return partial(_classify, model.get())
+
+
+def _classify(trained: _Model, text: str) -> str:
     words = [w for w in _words(text) if w in trained.vocabulary]
     if not words:
         return Sector.OTHER

@@ -32,7 +32,7 @@ def lock_question(session_id: int, question_id: int) -> tuple[LiveSession, Quest
     return session, question
 
 
-def write_audit(
+def audit_entry(
     *,
     session_id: int,
     question: Question | None,
@@ -45,8 +45,9 @@ def write_audit(
     note: str = "",
     system_label: str = "system",
 ) -> AuditEntry:
+    """The audit row :func:`write_audit` saves, unsaved (batches ``bulk_create`` them)."""
     user = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
-    return AuditEntry.objects.create(
+    return AuditEntry(
         session_id=session_id,
         question=question,
         actor=user,
@@ -58,6 +59,13 @@ def write_audit(
         note=note,
         at=now,
     )
+
+
+def write_audit(**fields: Any) -> AuditEntry:
+    """Save one audit row (arguments of :func:`audit_entry`)."""
+    entry = audit_entry(**fields)
+    entry.save(force_insert=True)
+    return entry
 
 
 def publish_staff_question(question: Question, now: datetime) -> None:

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from hub.errors import DomainError, IntakeRejected
-from hub.intake.pipeline import IntakeItem, do_intake_question, normalise_text
+from hub.intake.pipeline import IntakeItem, IntakeResult, do_intake_batch, normalise_text
 from hub.models import Channel, LiveSession, SessionStatus
 
 _HASHTAG = re.compile(r"#([^#\s]{1,60})#")
@@ -29,27 +29,38 @@ class PayloadRejected(DomainError):
 
 @dataclass
 class BatchOutcome:
+    """What became of each item of a delivery. Items are added in order (:meth:`add`), then
+    :meth:`run` takes them all in with one :func:`do_intake_batch`; each list keeps the
+    order of the delivery."""
+
     accepted: list[dict[str, Any]] = field(default_factory=list)
     duplicates: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    _queued: list[tuple[str | None, IntakeItem | DomainError]] = field(
+        default_factory=list, repr=False
+    )
 
     def as_dict(self) -> dict[str, Any]:
         return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
 
-    def run(
-        self, source_id: str, item: IntakeItem | None, error: DomainError | None = None
-    ) -> None:
-        if error is None and item is not None:
-            try:
-                result = do_intake_question(item)
-            except DomainError as exc:
-                error = exc
+    def add(self, source_id: str | None, item: IntakeItem | DomainError) -> None:
+        """Queue an item for intake, or an error found by the adapter itself."""
+        self._queued.append((source_id, item))
+
+    def run(self) -> BatchOutcome:
+        queued, self._queued = self._queued, []
+        items = [item for _, item in queued if isinstance(item, IntakeItem)]
+        outcomes = iter(do_intake_batch(items)) if items else iter(())
+        for source_id, item in queued:
+            outcome = next(outcomes) if isinstance(item, IntakeItem) else item
+            if isinstance(outcome, IntakeResult):
+                target = self.accepted if outcome.created else self.duplicates
+                target.append({"source_id": source_id, "question": outcome.question.pk})
             else:
-                target = self.accepted if result.created else self.duplicates
-                target.append({"source_id": source_id, "question": result.question.pk})
-                return
-        assert error is not None
-        self.rejected.append({"source_id": source_id, "code": error.code, "message": error.message})
+                self.rejected.append(
+                    {"source_id": source_id, "code": outcome.code, "message": outcome.message}
+                )
+        return self
 
 
 def _session_by_slug(slug: Any) -> LiveSession:
@@ -97,19 +108,11 @@ def intake_microblog(payload: Any) -> BatchOutcome:
     for kind, entries in (("status", statuses), ("comment", comments)):
         for entry in entries:
             if not isinstance(entry, dict):
-                outcome.rejected.append(
-                    {
-                        "source_id": None,
-                        "code": "bad_item",
-                        "message": _("Each item must be an object"),
-                    }
-                )
+                outcome.add(None, IntakeRejected(_("Each item must be an object"), code="bad_item"))
                 continue
             raw_id = entry.get("idstr") or entry.get("id")
             if raw_id in (None, "") or not isinstance(raw_id, (str, int)):
-                outcome.rejected.append(
-                    {"source_id": None, "code": "missing_id", "message": _("The item has no id")}
-                )
+                outcome.add(None, IntakeRejected(_("The item has no id"), code="missing_id"))
                 continue
             source_id = f"{kind}:{raw_id}"
             text = entry.get("text")
@@ -121,9 +124,8 @@ def intake_microblog(payload: Any) -> BatchOutcome:
                 tags = _HASHTAG.findall(normalise_text(text[:5000]))
                 target = next((hashtags[tag] for tag in tags if tag in hashtags), None)
             if target is None:
-                outcome.run(
+                outcome.add(
                     source_id,
-                    None,
                     IntakeRejected(
                         _('No session named: add "session" or a session\'s #hashtag#'),
                         code="no_session",
@@ -139,8 +141,8 @@ def intake_microblog(payload: Any) -> BatchOutcome:
                 asker_ref=f"weibo:{user.get('idstr') or user.get('id') or ''}",
                 truncate_name=True,
             )
-            outcome.run(source_id, item)
-    return outcome
+            outcome.add(source_id, item)
+    return outcome.run()
 
 
 def intake_hotline(payload: Any) -> BatchOutcome:
@@ -161,25 +163,16 @@ def intake_hotline(payload: Any) -> BatchOutcome:
     outcome = BatchOutcome()
     for order in orders:
         if not isinstance(order, dict):
-            outcome.rejected.append(
-                {
-                    "source_id": None,
-                    "code": "bad_item",
-                    "message": _("Each order must be an object"),
-                }
-            )
+            outcome.add(None, IntakeRejected(_("Each order must be an object"), code="bad_item"))
             continue
         order_id = order.get("order_id")
         if order_id in (None, "") or not isinstance(order_id, (str, int)):
-            outcome.rejected.append(
-                {"source_id": None, "code": "missing_id", "message": _("The order has no order_id")}
-            )
+            outcome.add(None, IntakeRejected(_("The order has no order_id"), code="missing_id"))
             continue
         channel = order.get("channel") or Channel.HOTLINE
         if channel not in (Channel.HOTLINE, Channel.RADIO):
-            outcome.run(
+            outcome.add(
                 str(order_id),
-                None,
                 IntakeRejected(_('"channel" must be "hotline" or "radio"'), code="bad_channel"),
             )
             continue
@@ -195,5 +188,5 @@ def intake_hotline(payload: Any) -> BatchOutcome:
             private=bool(order.get("private", False)),
             truncate_name=True,
         )
-        outcome.run(str(order_id), item)
-    return outcome
+        outcome.add(str(order_id), item)
+    return outcome.run()

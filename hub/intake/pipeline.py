@@ -1,26 +1,42 @@
-"""The one intake function every channel goes through.
+"""The one intake pipeline every channel goes through, one item or a batch at a time.
 
-normalise → enforce limits → deduplicate by channel source id → store → screen → notify.
+deduplicate by channel source id → normalise → enforce limits → screen → store → merge
+the same question asked before → notify the consoles.
 
 A question accepted by any channel is committed with its audit rows before the console
 hears about it (publish after commit), and the console hears within the same tick.
+:func:`do_intake_batch` is the pipeline; :func:`do_intake_question` is a batch of one.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from hub.actions.common import write_audit
+from hub.actions.common import audit_entry
 from hub.errors import IntakeRejected
-from hub.models import Channel, LiveSession, Question, QuestionState, Visibility
+from hub.events import send_console_event
+from hub.models import (
+    AuditEntry,
+    Channel,
+    LiveSession,
+    Question,
+    QuestionState,
+    SessionStatus,
+    Visibility,
+)
+from hub.presenters import member_sources, staff_question
+from hub.protocol import QuestionsBatch, StaffQuestion
 from hub.text import WIDTH_TABLE, normalise_text, to_simplified
 
 __all__ = [
@@ -28,6 +44,7 @@ __all__ = [
     "IntakeResult",
     "check_intake",
     "clean_contact",
+    "do_intake_batch",
     "do_intake_question",
     "normalise_text",
     "to_simplified",
@@ -119,68 +136,231 @@ def check_intake(item: IntakeItem) -> tuple[str, str, str]:
 
 
 def do_intake_question(item: IntakeItem, *, now: datetime | None = None) -> IntakeResult:
-    """Store one incoming question, once. The same (channel, source id) twice returns the
-    question stored the first time with ``created=False`` and changes nothing.
+    """Store one incoming question, once: :func:`do_intake_batch` of one item, raising
+    its :class:`IntakeRejected` instead of returning it. The same (channel, source id)
+    twice returns the question stored the first time with ``created=False`` and changes
+    nothing. The console hears of the question (and of the question it was merged into)
+    with ``question`` frames."""
+    outcome = do_intake_batch([item], now=now)[0]
+    if isinstance(outcome, IntakeRejected):
+        raise outcome
+    return outcome
+
+
+def do_intake_batch(
+    items: Sequence[IntakeItem], *, now: datetime | None = None
+) -> list[IntakeResult | IntakeRejected]:
+    """Take in many questions at once (a microblog delivery, a coalesced burst of web
+    questions), with the same rules and outcomes as taking them one after the other:
+    one :class:`IntakeResult` or :class:`IntakeRejected` per item, in order. A refused
+    item never stops the others; nothing accepted is lost.
+
+    1. Deduplicate: one query for the (channel, source id) pairs already stored; a pair
+       repeated within the batch is stored once, the repeats answer ``created=False``
+       with that question (an item refused by validation does not count as stored).
+    2. Validate each item (:func:`check_intake`) and its session (one query).
+    3. Screen in memory (``moderation.actions.screen_new_questions``: lexicon, sector
+       model and askers' history read once) and store the questions and their ``intake``
+       and ``screen`` audit rows with two bulk inserts in one transaction.
+    4. After commit: look for the same question asked before, merging or suggesting
+       (``moderation.actions.find_same_questions``, one similarity pass per session and
+       one short transaction).
+    5. Tell the consoles: one ``questions_batch`` frame per session with the staff view
+       of every new question and of every earlier question that gained askers (up to
+       :data:`SEPARATE_FRAMES_MAX` views go as ``question`` frames, as for one question).
 
     Locking: no session lock is taken (intake publishes no viewer event), so intake runs
-    concurrently with moderation; the unique constraint on (channel, source id) decides
-    races between two deliveries of the same item.
+    concurrently with moderation. The unique constraint on (channel, source id) decides
+    races between two deliveries of the same item: the batch that loses is planned again
+    without the items the other one stored, which it reports as duplicates.
     """
-    from moderation.actions import apply_screening
+    from moderation.actions import find_same_questions
 
     now = now or timezone.now()
-    source_id = (item.source_id or "").strip()[:120] or None
-    if source_id is not None:
-        existing = Question.objects.filter(
-            channel=item.channel, channel_source_id=source_id
-        ).first()
-        if existing is not None:
-            return IntakeResult(existing, created=False)
-    text, name, contact = check_intake(item)
-    session = LiveSession.objects.filter(pk=item.session_id).only("status").first()
-    if session is None:
-        raise IntakeRejected(_("Unknown session"), code="unknown_session")
-    if not session.accepts_questions:
-        raise IntakeRejected(
+    checked: dict[int, tuple[str, str, str] | IntakeRejected] = {}
+    for attempt in range(1, _STORE_ATTEMPTS + 1):
+        plan = _plan(items, checked, now)
+        try:
+            _store(plan, now)
+        except IntegrityError:
+            # Another delivery stored some of the same source ids since we looked.
+            if attempt == _STORE_ATTEMPTS or not _stored_since(plan):
+                raise
+            continue
+        break
+    created = [question for question, _ in plan.new]
+    if created:
+        targets: list[Question] = []
+        try:
+            targets = find_same_questions(created, now=now)
+        except Exception:
+            # The questions are stored and screened; the host can still merge them.
+            logger.exception("looking for the same questions after intake failed")
+        _tell_consoles(created, targets, now)
+    return plan.results
+
+
+_STORE_ATTEMPTS = 3
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Plan:
+    results: list[IntakeResult | IntakeRejected]
+    new: list[tuple[Question, IntakeItem]]
+    keys: set[tuple[str, str]]
+
+
+def _source_id(item: IntakeItem) -> str | None:
+    return (item.source_id or "").strip()[:120] or None
+
+
+def _stored_questions(keys: set[tuple[str, str]]) -> dict[tuple[str, str], Question]:
+    """The questions already stored under these (channel, source id) pairs (one query)."""
+    if not keys:
+        return {}
+    by_channel: dict[str, list[str]] = {}
+    for channel, source_id in keys:
+        by_channel.setdefault(channel, []).append(source_id)
+    condition = Q()
+    for channel, source_ids in by_channel.items():
+        condition |= Q(channel=channel, channel_source_id__in=sorted(source_ids))
+    return {(q.channel, q.channel_source_id or ""): q for q in Question.objects.filter(condition)}
+
+
+def _stored_since(plan: _Plan) -> bool:
+    return bool(_stored_questions(plan.keys))
+
+
+def _plan(
+    items: Sequence[IntakeItem],
+    checked: dict[int, tuple[str, str, str] | IntakeRejected],
+    now: datetime,
+) -> _Plan:
+    """Decide every item's outcome and screen the new questions, writing nothing.
+    ``checked`` caches validation between attempts."""
+    from moderation.actions import screen_new_questions
+
+    keys = {(item.channel, sid) for item in items if (sid := _source_id(item)) is not None}
+    stored = _stored_questions(keys)
+    session_ids = {item.session_id for item in items}
+    statuses = dict(LiveSession.objects.filter(pk__in=session_ids).values_list("pk", "status"))
+    results: list[IntakeResult | IntakeRejected] = []
+    new: list[tuple[Question, IntakeItem]] = []
+    new_keys: set[tuple[str, str]] = set()
+    for position, item in enumerate(items):
+        source_id = _source_id(item)
+        key = (item.channel, source_id) if source_id is not None else None
+        if key is not None and key in stored:
+            results.append(IntakeResult(stored[key], created=False))
+            continue
+        if position not in checked:
+            try:
+                checked[position] = check_intake(item)
+            except IntakeRejected as refused:
+                checked[position] = refused
+        valid = checked[position]
+        if isinstance(valid, IntakeRejected):
+            results.append(valid)
+            continue
+        status = statuses.get(item.session_id)
+        refusal = _session_refusal(status)
+        if refusal is not None:
+            results.append(refusal)
+            continue
+        text, name, contact = valid
+        question = Question(
+            session_id=item.session_id,
+            text=text,
+            original_text=item.text[: settings.HUB_QUESTION_MAX_CHARS * 4],
+            channel=item.channel,
+            channel_source_id=source_id,
+            asker_name=name,
+            asker_ref=item.asker_ref[:120],
+            contact=contact,
+            visibility=Visibility.PRIVATE if item.private else Visibility.PUBLIC,
+            received_at=now,
+            state=QuestionState.RECEIVED,
+            submitted_by=item.submitted_by,
+        )
+        results.append(IntakeResult(question, created=True))
+        new.append((question, item))
+        if key is not None:
+            stored[key] = question  # a repeat later in the batch is a duplicate of this
+            new_keys.add(key)
+    screen_new_questions([question for question, _ in new], now)
+    return _Plan(results, new, new_keys)
+
+
+def _session_refusal(status: str | None) -> IntakeRejected | None:
+    if status is None:
+        return IntakeRejected(_("Unknown session"), code="unknown_session")
+    if status not in (SessionStatus.COLLECTING, SessionStatus.LIVE):
+        return IntakeRejected(
             _("This session is not taking questions (it is %(status)s)")
-            % {"status": session.get_status_display()},
+            % {"status": SessionStatus(status).label},
             code="not_accepting",
         )
-    try:
-        with transaction.atomic():
-            question = Question.objects.create(
-                session_id=item.session_id,
-                text=text,
-                original_text=item.text[: settings.HUB_QUESTION_MAX_CHARS * 4],
-                channel=item.channel,
-                channel_source_id=source_id,
-                asker_name=name,
-                asker_ref=item.asker_ref[:120],
-                contact=contact,
-                visibility=Visibility.PRIVATE if item.private else Visibility.PUBLIC,
-                received_at=now,
-                state=QuestionState.RECEIVED,
-                submitted_by=item.submitted_by,
-            )
-            write_audit(
-                session_id=item.session_id,
-                question=question,
-                actor=item.submitted_by,
-                action="intake",
-                now=now,
-                to_state=QuestionState.RECEIVED,
-                note=item.channel,
-                system_label=f"intake:{item.channel}",
-            )
-            apply_screening(question, now)
-    except IntegrityError:
-        if source_id is None:
-            raise
-        existing = Question.objects.get(channel=item.channel, channel_source_id=source_id)
-        return IntakeResult(existing, created=False)
-    # Committed: now look for the same question asked before (may merge it).
-    from moderation.actions import do_find_same_question
+    return None
 
-    do_find_same_question(question.pk, now=now)
-    question.refresh_from_db()
-    return IntakeResult(question, created=True)
+
+def _store(plan: _Plan, now: datetime) -> None:
+    """Insert the new questions and their ``intake`` and ``screen`` audit rows in one
+    transaction (both databases return the new primary keys from a bulk insert)."""
+    from moderation.actions import screening_audit
+
+    if not plan.new:
+        return
+    with transaction.atomic():
+        Question.objects.bulk_create([question for question, _ in plan.new])
+        audits = []
+        for question, item in plan.new:
+            audits.append(
+                audit_entry(
+                    session_id=question.session_id,
+                    question=question,
+                    actor=item.submitted_by,
+                    action="intake",
+                    now=now,
+                    to_state=QuestionState.RECEIVED,
+                    note=item.channel,
+                    system_label=f"intake:{item.channel}",
+                )
+            )
+            audits.append(screening_audit(question, now))
+        AuditEntry.objects.bulk_create(audits)
+
+
+#: A batch that changes at most this many questions of a session (one new question and
+#: the earlier one it repeats) tells the console with ``question`` frames, as a single
+#: question always has; a bigger one with one ``questions_batch`` frame.
+SEPARATE_FRAMES_MAX = 2
+
+
+def _tell_consoles(created: list[Question], targets: list[Question], now: datetime) -> None:
+    """The staff view of each new question and of each earlier question that gained
+    askers, per session: ``question`` frames up to :data:`SEPARATE_FRAMES_MAX` views,
+    else one ``questions_batch`` frame. Built from the objects in memory: no query per
+    question."""
+    # The earlier questions' merged repeats (this batch's included) are in the database;
+    # a new question can only have repeats from this batch, counted here.
+    members: dict[int, dict[str, int]] = member_sources([t.pk for t in targets])
+    earlier = {t.pk for t in targets}
+    for question in created:
+        target = question.merged_into_id
+        if question.state == QuestionState.MERGED and target is not None and target not in earlier:
+            sources = members.setdefault(target, {})
+            sources[question.channel] = sources.get(question.channel, 0) + 1
+        # Nothing is attached to a question this new: spare the presenter its queries.
+        question.observer_flag_count = 0  # type: ignore[attr-defined]
+        Question.live_answer.related.set_cached_value(question, None)
+    by_session: dict[int, list[StaffQuestion]] = {}
+    for question in [*created, *targets]:
+        view = staff_question(question, members.get(question.pk, {}))
+        by_session.setdefault(question.session_id, []).append(view)
+    for session_id, views in by_session.items():
+        if len(views) <= SEPARATE_FRAMES_MAX:
+            for view in views:
+                send_console_event(session_id, "question", view, now)
+        else:
+            send_console_event(session_id, "questions_batch", QuestionsBatch(questions=views), now)

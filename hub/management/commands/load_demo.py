@@ -180,6 +180,10 @@ class Command(BaseCommand):
                     published=True,
                 )
         host = users["host"]
+        from hub.followup.demo import load_followup_demo
+
+        if load_followup_demo(users, password):
+            self.stdout.write("Follow-up demo: tasks in every state at /followup/work/.")
         if LiveSession.objects.filter(slug="demo").exists():
             self.stdout.write("The demo session exists already; accounts refreshed.")
             load_stream_demo(host, self.stdout.write)

@@ -133,7 +133,7 @@ function render() {
   renderBanner();
   renderAgenda();
   syncPlayer();
-  if (state.status === 'ended') loadReplay();
+  if (state.status === 'ended' && replayAttempts === 0) loadReplay();
 }
 
 function applyStage(stage) {
@@ -191,14 +191,20 @@ fetch(`${CONFIG.api}/stage`, { credentials: 'same-origin' })
 // --- replay links on answered questions ----------------------------------------------
 
 let replayLoading = false;
+let replayAttempts = 0;
+const REPLAY_RETRY_MS = 5000;
+const REPLAY_MAX_ATTEMPTS = 60; // the engine finishes the recording shortly after the end
 
 async function loadReplay() {
   if (state.replay || replayLoading) return;
   replayLoading = true;
+  replayAttempts += 1;
+  let available = false;
   try {
-    const response = await fetch(`${CONFIG.api}/replay`, { credentials: 'same-origin' });
+    const response = await fetch(`${CONFIG.api}/replay`, { credentials: 'same-origin', cache: 'no-store' });
     const body = response.ok ? await response.json() : null;
     if (body && body.available) {
+      available = true;
       state.replay = new Map(
         (body.chapters || []).filter((c) => c.kind === 'question').map((c) => [c.question_id, c]),
       );
@@ -206,10 +212,11 @@ async function loadReplay() {
       decorateQuestions();
     }
   } catch {
-    // No replay links; the questions still show.
+    // No replay links yet; the questions still show.
   } finally {
     replayLoading = false;
   }
+  if (!available && replayAttempts < REPLAY_MAX_ATTEMPTS) setTimeout(loadReplay, REPLAY_RETRY_MS);
 }
 
 function formatOffset(seconds) {

@@ -253,6 +253,13 @@ def test_guest_joins_from_a_link_and_the_host_puts_them_on_air_and_off(
 
     row = host.locator('[data-testid^="guest-"][data-state="waiting"]', has_text="宿城区 张女士")
     row.wait_for(timeout=15_000)
+    # The host listens first (WHEP from the console to the guest's voice).
+    row.locator('[data-testid^="guest-listen-"]').click()
+    host.wait_for_function(
+        "() => { const a = document.querySelector('[data-testid=\"listen-audio\"]');"
+        " return !!a.srcObject && a.srcObject.getAudioTracks().length > 0 && a.currentTime > 0.5; }",
+        timeout=20_000,
+    )
     row.locator('[data-testid^="guest-on-air-"]').click()
     banner = viewer.get_by_test_id("guest-banner")
     banner.wait_for(state="visible", timeout=15_000)

@@ -230,3 +230,22 @@ def test_bad_bodies_get_coded_errors(meeting: Any, users: Any) -> None:
     assert blank.status_code == 400 and blank.json()["code"] == "bad_label"
     unknown = client.post("/api/streaming/sessions/nope/publisher/handover")
     assert unknown.status_code == 404
+
+
+def test_admin_lists_live_video_rows_read_only_without_token_hashes(
+    live_session: Any, host: Any
+) -> None:
+    from django.contrib.auth.models import User
+
+    invitation = a.do_invite_guest(host, live_session.pk, "听众 赵先生", "caller")
+    a.do_set_publisher_token(host, live_session.pk, "studio-token-for-admin-0001")
+    User.objects.create_superuser("root", password="pw-root")
+    client = Client()
+    assert client.login(username="root", password="pw-root")
+    listing = client.get("/admin/streaming/guestinvite/").content.decode()
+    assert "听众 赵先生" in listing and invitation.invite.token_hash not in listing
+    detail = client.get(f"/admin/streaming/guestinvite/{invitation.invite.pk}/change/")
+    assert detail.status_code == 200 and invitation.invite.token_hash not in detail.content.decode()
+    studio = client.get("/admin/streaming/studiostream/").content.decode()
+    assert "0001" in studio and a.hash_token("studio-token-for-admin-0001") not in studio
+    assert client.get("/admin/streaming/agendaitem/add/").status_code == 403

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HUB_PORT ?= 8000
 export HUB_PORT
 
-.PHONY: run test lint bench bench-quick migrate demo clean
+.PHONY: run test lint bench bench-quick migrate demo clean chromium fonts
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,7 +34,15 @@ chromium:
 	  echo "Installing Debian's chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null )
 
-test: $(VENV)/.dev chromium
+# The weekly report's PDF prints Chinese with a CJK font from Debian (hub/followup/exports.py
+# looks for Noto Sans CJK or WenQuanYi Micro Hei); install one when neither is there.
+fonts:
+	@test -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc \
+	  || test -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc || ( \
+	  echo "Installing Debian's fonts-wqy-microhei for the PDF report"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null )
+
+test: $(VENV)/.dev chromium fonts
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev

@@ -24,6 +24,7 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -179,23 +180,37 @@ class BoardFilter(forms.Form):
         super().__init__(*args, **kwargs)
         for name, field in self.fields.items():
             field.widget.attrs["data-testid"] = f"board-{name}"
-        self.fields["status"].choices = [
-            ("", _("All")),
-            ("open", _("Open")),
-            ("overdue", _("Overdue")),
-            ("closed", _("Closed")),
-            (_("By state"), [(v, str(label)) for v, label in TaskState.choices]),
-        ]
-        self.fields["department"].choices = [("", _("All departments"))] + [
-            (d.pk, d.name) for d in Department.objects.order_by("level", "name")
-        ]
-        self.fields["sector"].choices = [("", _("All sectors")), *Sector.choices]
-        self.fields["session"].choices = [("", _("All sessions"))] + [
-            (s.slug, s.title)
-            for s in LiveSession.objects.filter(followup_tasks__is_public=True)
-            .distinct()
-            .order_by("-scheduled_start")[:100]
-        ]
+        self._choices(
+            "status",
+            [
+                ("", _("All")),
+                ("open", _("Open")),
+                ("overdue", _("Overdue")),
+                ("closed", _("Closed")),
+                (_("By state"), [(v, str(label)) for v, label in TaskState.choices]),
+            ],
+        )
+        self._choices(
+            "department",
+            [("", _("All departments"))]
+            + [(d.pk, d.name) for d in Department.objects.order_by("level", "name")],
+        )
+        self._choices("sector", [("", _("All sectors")), *Sector.choices])
+        self._choices(
+            "session",
+            [("", _("All sessions"))]
+            + [
+                (s.slug, s.title)
+                for s in LiveSession.objects.filter(followup_tasks__is_public=True)
+                .distinct()
+                .order_by("-scheduled_start")[:100]
+            ],
+        )
+
+    def _choices(self, name: str, choices: list[Any]) -> None:
+        field = self.fields[name]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = choices
 
 
 def _api_filters(data: dict[str, Any]) -> dict[str, Any]:
@@ -771,7 +786,7 @@ def report_xlsx(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def report_archive_file(request: HttpRequest, name: str) -> HttpResponse:
+def report_archive_file(request: HttpRequest, name: str) -> HttpResponseBase:
     """One archived weekly file (staff)."""
     refused = _require_staff(request)
     if refused is not None:

@@ -258,3 +258,54 @@ def test_two_workers_ticking_at_once_claim_and_send_each_step_once(
     # Every reminder was sent once (the private-code SMS are due later than this tick).
     assert sorted(RecordingSender.sent) == sorted(claimed.values_list("pk", flat=True))
     assert all(n.status == NoticeStatus.SENT for n in claimed)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_embedded_timer_thread_runs_the_same_tick(
+    users: dict[str, Any], make_session: Any, ask: Any
+) -> None:
+    """What ``make run`` does without Celery: a daemon thread calls tick() periodically."""
+    import time
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from hub.followup.timers import start_embedded_timer, stop_embedded_timer
+    from tests.followup_steps import build_world
+
+    w = build_world(users, make_session, ask)
+    long_ago = timezone.now() - timedelta(days=10)
+    actions.do_assign_task(
+        w.staff, w.tasks["lift"].pk, lead_department_id=w.housing.pk, now=long_ago
+    )
+    with override_settings(HUB_FOLLOWUP_EXTERNAL_BEAT=True):
+        assert start_embedded_timer(0.05) is None  # a beat runs it elsewhere
+    thread = start_embedded_timer(0.05)
+    try:
+        assert thread is not None and thread.daemon
+        assert start_embedded_timer(0.05) is None  # once per process
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if Notice.objects.filter(kind=K.ACCEPT_SUPERVISION_2).exists():
+                break
+            time.sleep(0.05)
+    finally:
+        stop_embedded_timer()
+    assert not thread.is_alive()
+    task = refresh(w.tasks["lift"])
+    assert task.supervision_level == 2
+    assert Notice.objects.filter(task=task, kind=K.ACCEPT_SUPERVISION_2).count() == 1
+
+
+@pytest.mark.django_db
+def test_the_celery_beat_task_is_scheduled_and_runs_the_tick(followup: Any) -> None:
+    from django.conf import settings
+
+    from hub.followup.tasks import followup_tick
+
+    entry = settings.CELERY_BEAT_SCHEDULE["followup-tick"]
+    assert entry["task"] == followup_tick.name
+    assert entry["schedule"] == settings.HUB_FOLLOWUP_TICK_SECONDS
+    result = followup_tick.apply().get()
+    assert set(result) == {"tasks_created", "notices_claimed", "notices_tried"}
+    assert result["notices_tried"] >= 1  # the private-code SMS of the fixture were due

@@ -69,7 +69,7 @@ class TaskEventInline(admin.TabularInline):  # type: ignore[type-arg]
     model = TaskEvent
     extra = 0
     can_delete = False
-    fields = ["at", "actor_label", "action", "from_state", "to_state", "department", "note"]
+    fields = ("at", "actor_label", "action", "from_state", "to_state", "department", "note")
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:

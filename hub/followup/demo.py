@@ -29,7 +29,7 @@ from moderation.actions import do_approve_question, do_merge_question
 SLUG = "followup-demo"
 
 #: Extra reviewers of the housing bureau: the three reviews need three people.
-REVIEWERS = {"dept_section": "市住建局 物业科 孙科长", "dept_leader": "市住建局 分管副局长 周敏"}
+REVIEWERS = {"dept_kezhang": "市住建局 物业科 孙科长", "dept_fuju": "市住建局 分管副局长 周敏"}
 
 # (key, channel, source id, asker, phone, text, publish)
 QUESTIONS = [
@@ -95,8 +95,8 @@ def load_followup_demo(
     housing = Department.objects.get(name="市住房和城乡建设局")
     transport = Department.objects.get(name="市交通运输局")
     county = Department.objects.get(name="宿城区人民政府")
-    section = _user("dept_section", REVIEWERS["dept_section"], password, housing)
-    leader = _user("dept_leader", REVIEWERS["dept_leader"], password, housing)
+    section = _user("dept_kezhang", REVIEWERS["dept_kezhang"], password, housing)
+    leader = _user("dept_fuju", REVIEWERS["dept_fuju"], password, housing)
     if LiveSession.objects.filter(slug=SLUG).exists():
         return []
     host, staff, editor = users["host"], users["staff"], users["dept"]
@@ -213,7 +213,7 @@ def load_followup_demo(
         editor, tasks["leak"].pk, "请业主补充维修基金使用表决材料", now=now - timedelta(days=1)
     )
 
-    # A reply in review: the section head (dept_section) signs next.
+    # A reply in review: the section head (dept_kezhang) signs next.
     assign("property", housing, now - timedelta(days=1))
     actions.do_accept_task(editor, tasks["property"].pk, now=now - timedelta(hours=20))
     actions.do_save_reply(

@@ -182,7 +182,7 @@ class Command(BaseCommand):
         host = users["host"]
         from hub.followup.demo import load_followup_demo
 
-        if load_followup_demo(users, password):
+        if load_followup_demo(users, str(password)):
             self.stdout.write("Follow-up demo: tasks in every state at /followup/work/.")
         if LiveSession.objects.filter(slug="demo").exists():
             self.stdout.write("The demo session exists already; accounts refreshed.")

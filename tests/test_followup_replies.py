@@ -208,3 +208,25 @@ def test_publishing_while_an_extension_is_pending_drops_the_request(followup: An
 
     task = reply_and_publish(w)
     assert task.state == TaskState.REPLIED and task.requested_extension_days == 0
+
+
+@pytest.mark.parametrize("step", ["section", "sign_off", "send_back"])
+def test_only_lead_department_members_sign_the_later_reviews_or_send_back(
+    followup: Any, step: str
+) -> None:
+    w = followup
+    task = accept(w)
+    actions.do_save_reply(w.editor, task.pk, GOOD)
+    actions.do_editor_approve_reply(w.editor, task.pk)
+    if step == "sign_off":
+        actions.do_section_approve_reply(w.section, task.pk)
+    call = {
+        "section": lambda person: actions.do_section_approve_reply(person, task.pk),
+        "sign_off": lambda person: actions.do_sign_off_reply(person, task.pk),
+        "send_back": lambda person: actions.do_send_back_reply(person, task.pk, "请修改"),
+    }[step]
+    for person in (w.outsider, w.staff, w.host, w.nobody, None):
+        with pytest.raises(ActionForbidden):
+            call(person)
+    before = refresh(task).replies.get().stage
+    assert before in (ReplyStage.SECTION_REVIEW, ReplyStage.LEADER_REVIEW)

@@ -411,3 +411,43 @@ def test_the_report_is_for_staff_only(client: Client, dataset: Dataset) -> None:
     assert 'data-testid="nav-report"' in text_of(client.get("/followup/"))
     client.logout()
     assert 'data-testid="nav-report"' not in text_of(client.get("/followup/"))
+
+
+# --- charts ------------------------------------------------------------------------------------
+
+
+def test_chart_svg_escapes_every_text_and_draws_nothing_for_a_missing_rate() -> None:
+    from hub.followup.charts import Series, bar_chart, line_chart, percent
+
+    chart = bar_chart(
+        "x",
+        'Rates <script>alert("x")</script>',
+        [("<b>办结率</b>", 0.5), ("满意率 & more", None)],
+        label_header="Figure",
+        value_header="Rate",
+        max_value=1.0,
+        value_text=percent,
+        zero_is_data=True,
+    )
+    svg = chart.svg()
+    assert "<script>" not in svg and "<b>" not in svg
+    assert "&lt;b&gt;办结率&lt;/b&gt;" in svg and "&amp; more" in svg
+    assert svg.count('fill="#1f4e8c"') == 1  # one bar: the missing rate draws none
+    assert "50.0%" in svg and "—" in svg
+    assert chart.table.rows == [["<b>办结率</b>", "50.0%"], ["满意率 & more", "—"]]
+    assert not chart.is_empty
+    zeros = bar_chart("z", "Counts", [("a", 0), ("b", 0)], label_header="", value_header="")
+    assert zeros.is_empty
+    line = line_chart(
+        "l",
+        "Trend",
+        ["03-02", "03-03", "03-04", "03-05"],
+        [Series("办结率", [0.5, None, 1.0, 0.75])],
+        label_header="From",
+        max_value=1.0,
+        value_text=percent,
+    )
+    # A gap splits the line: one point alone, then a segment of two.
+    assert line.svg().count("<polyline") == 1 and line.svg().count("<circle") == 3
+    assert 'font-family="cjk"' in line.svg(font_family="cjk", for_pdf=True)
+    assert "<title" not in line.svg(font_family="cjk", for_pdf=True)

@@ -217,7 +217,7 @@ class Chart:
                 f'stroke="{GRID}" stroke-width="1"/>'
             )
             parts.append(
-                f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" '
+                f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="12" '
                 f'fill="{MUTED}">{escape(self.value_text(top * fraction))}</text>'
             )
         n = len(self.labels)
@@ -232,7 +232,7 @@ class Chart:
                 continue
             parts.append(
                 f'<text x="{x_at(i):.1f}" y="{height - bottom + 18}" text-anchor="middle" '
-                f'font-size="11" fill="{MUTED}">{escape(fit(label, max(step * every, 60), 11))}'
+                f'font-size="12" fill="{MUTED}">{escape(fit(label, max(step * every, 60), 12))}'
                 "</text>"
             )
         legend_x = left

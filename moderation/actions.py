@@ -16,6 +16,7 @@ are published after commit. Each action reads the clock once.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -681,33 +682,72 @@ def merge_into(
     _askers_changed(target, now)
 
 
-def merge_new_questions(pairs: Sequence[tuple[Question, int, float]], now: datetime) -> None:
-    """The automatic merges of questions just taken in, in bulk: each ``(question, target
-    id, score)`` gets exactly the changes and the audit row of :func:`merge_into` (with
-    ``auto=True``), written with one update and one insert. Such questions were never
-    published (nothing to withdraw) and nothing was merged into them yet. The caller
-    locks the rows in its transaction and tells the consoles."""
-    audits = []
-    for question, target_id, score in pairs:
-        assert not question.is_public and question.state == S.PENDING, question.pk
-        note = _fold_into(question, target_id, score)
+@dataclass
+class SameQuestion:
+    """A merge :func:`find_same_questions` decided for a question of a batch not stored
+    yet: into ``target``, a stored question's id or an earlier question of the batch
+    (stored before it). ``similar``: the question's suggestions, should the target no
+    longer take merges when the batch is stored."""
+
+    question: Question
+    target: int | Question
+    score: float
+    similar: list[dict[str, Any]]
+
+    @property
+    def into_batch(self) -> bool:
+        return isinstance(self.target, Question)
+
+
+def lock_merge_targets(merges: Sequence[SameQuestion]) -> list[SameQuestion]:
+    """In the transaction that stores a batch: lock the stored canonical questions (in id
+    order) and keep the merges whose target still takes merges (a host may have rejected
+    it since the lookup); the others become suggestions, as with a single question."""
+    stored = sorted({m.target for m in merges if isinstance(m.target, int)})
+    if not stored:
+        return list(merges)
+    states = dict(
+        Question.objects.select_for_update()
+        .filter(pk__in=stored)
+        .order_by("pk")
+        .values_list("pk", "state")
+    )
+    kept = []
+    for merge in merges:
+        if isinstance(merge.target, int) and states.get(merge.target) not in MERGE_TARGETS:
+            merge.question.similar = merge.similar
+        else:
+            kept.append(merge)
+    return kept
+
+
+def merge_new_questions(merges: Sequence[SameQuestion], now: datetime) -> dict[int, AuditEntry]:
+    """The automatic merges of questions just taken in, made in memory before they are
+    stored (their targets are stored already): exactly the changes and the audit row of
+    :func:`merge_into` with ``auto=True``. Such questions were never published (nothing
+    to withdraw) and nothing is merged into them. Returns the audit rows by ``id()`` of
+    the question, to be saved after the questions."""
+    audits = {}
+    for merge in merges:
+        question = merge.question
+        assert not question.is_public and question.state == S.PENDING, question.text
+        target = merge.target
+        target_id = target.pk if isinstance(target, Question) else target
+        assert target_id is not None, "the target is stored first"
+        note = _fold_into(question, target_id, merge.score)
         question.state = S.MERGED
-        audits.append(
-            audit_entry(
-                session_id=question.session_id,
-                question=question,
-                actor=None,
-                action="merge",
-                now=now,
-                from_state=S.PENDING,
-                to_state=S.MERGED,
-                note=note,
-                system_label=_merge_label(True),
-            )
+        audits[id(question)] = audit_entry(
+            session_id=question.session_id,
+            question=question,
+            actor=None,
+            action="merge",
+            now=now,
+            from_state=S.PENDING,
+            to_state=S.MERGED,
+            note=note,
+            system_label=_merge_label(True),
         )
-    if audits:
-        Question.objects.bulk_update([q for q, _target, _score in pairs], ["state", *MERGE_FIELDS])
-        AuditEntry.objects.bulk_create(audits)
+    return audits
 
 
 def do_merge_question(
@@ -762,97 +802,94 @@ def do_unmerge_question(
     return question
 
 
-def find_same_questions(
-    questions: Sequence[Question], *, now: datetime | None = None
-) -> list[Question]:
-    """After intake has committed new questions (in id order, any sessions): merge each
-    automatically into the open question it repeats (score at or above the merge
-    threshold), or note the close ones for the host ("similar to #N") in its ``similar``,
-    exactly as if they had come one after the other: a question may be merged into an
-    earlier one of the same batch, never into a later one. Held and private questions are
-    left alone: a flood must not inflate another question's count.
-
-    One similarity pass per session (:meth:`moderation.merging.SessionIndexes.lookup_batch`,
-    outside any transaction, so a slow index never holds locks), then one short
-    transaction that locks the rows concerned (in id order), re-checks them (a host may
-    have acted meanwhile; a canonical question may have left the states that take
-    merges: the merge becomes a suggestion) and writes every merge and suggestion in
-    bulk. The given objects are updated in memory. Returns the canonical questions from
-    before the batch that gained askers, fresh from the database, for the caller's
-    console frame; viewers hear of them with the next ``supports`` event. Publishes
-    nothing itself.
-    """
+def find_same_questions(questions: Sequence[Question]) -> list[SameQuestion]:
+    """Before a batch of new, screened questions is stored (in arrival order, any
+    sessions): find for each the open question it repeats (score at or above the merge
+    threshold) or the close ones ("similar to #N"), exactly as if they had come one after
+    the other: a question may be merged into an earlier one of its batch, never into a
+    later one. Held and private questions are left alone: a flood must not inflate
+    another question's count. Suggestions are set on the questions (``similar``); the
+    merges are returned, to be made while storing (:func:`lock_merge_targets`,
+    :func:`merge_new_questions`). Reads (one similarity pass per session, see
+    :meth:`moderation.merging.SessionIndexes.lookup_batch`), writes nothing, holds no
+    lock: a slow index never holds up a transaction."""
     from django.conf import settings
 
     from moderation.merging import NewQuestion, session_indexes
 
-    if not settings.HUB_AUTO_MERGE or not questions:
-        return []
-    now = now or timezone.now()
-    merges: list[tuple[Question, int, float, list[dict[str, Any]]]] = []
-    suggested: list[Question] = []
+    merges: list[SameQuestion] = []
+    if not settings.HUB_AUTO_MERGE:
+        return merges
     by_session: dict[int, list[Question]] = {}
     for question in questions:
         by_session.setdefault(question.session_id, []).append(question)
     for session_id, batch in by_session.items():
-        batch.sort(key=lambda q: q.pk)
-        open_in_batch = {q.pk for q in batch if _may_be_canonical(q)}
+        open_in_batch = {i for i, q in enumerate(batch) if _may_be_canonical(q)}
         lookup = session_indexes.lookup_batch(
             session_id,
             [
-                NewQuestion(q.pk, q.text, q.pk in open_in_batch, _may_merge_automatically(q))
-                for q in batch
+                NewQuestion(q.text, i in open_in_batch, _may_merge_automatically(q))
+                for i, q in enumerate(batch)
             ],
         )
         if lookup is None:
             continue
-        for question in batch:
-            candidates = lookup.candidates(question.pk, open_in_batch)
+        for position, question in enumerate(batch):
+            candidates = lookup.candidates(position, open_in_batch)
             if not candidates:
                 continue
+            best = candidates[0]
             similar = [
-                {"id": c.question_id, "score": round(c.score, 3)}
+                {
+                    "id": c.question_id if c.position is None else batch[c.position],
+                    "score": round(c.score, 3),
+                }
                 for c in candidates
                 if c.verdict in ("merge", "suggest")
             ]
-            best = candidates[0]
             if best.verdict == "merge":
-                merges.append((question, best.question_id, round(best.score, 3), similar))
-                open_in_batch.discard(question.pk)
+                target = best.question_id if best.position is None else batch[best.position]
+                assert target is not None
+                merges.append(SameQuestion(question, target, round(best.score, 3), similar))
+                open_in_batch.discard(position)
             elif similar:
                 question.similar = similar
-                suggested.append(question)
-    if not merges and not suggested:
-        return []
-    batch_ids = {q.pk for q in questions}
-    with transaction.atomic():
-        ids = {m[0].pk for m in merges} | {m[1] for m in merges}
-        ids |= {q.pk for q in suggested}
-        states = dict(
-            Question.objects.select_for_update()
-            .filter(pk__in=sorted(ids))
-            .order_by("pk")
-            .values_list("pk", "state")
-        )
-        merged: list[tuple[Question, int, float]] = []
-        for question, target_id, score, similar in merges:
-            if states.get(question.pk) != S.PENDING:
-                continue  # a host acted on it meanwhile
-            if states.get(target_id) in MERGE_TARGETS:
-                merged.append((question, target_id, score))
-            else:
-                question.similar = similar
-                suggested.append(question)
-        merge_new_questions(merged, now)
-        suggested = [q for q in suggested if states.get(q.pk) == S.PENDING]
-        if suggested:
-            Question.objects.bulk_update(suggested, ["similar"])
+    return merges
+
+
+def resolve_similar(questions: Sequence[Question], *, stored: bool) -> list[Question]:
+    """Suggestions of an earlier question of the batch name the question object while it
+    has no id. Before storing (``stored=False``): set such suggestions aside (the
+    question is stored with none) and return the questions concerned; once stored
+    (``stored=True``): put them back with the ids."""
+    if not stored:
+        pointing = []
+        for question in questions:
+            refs = question.similar or []
+            if any(isinstance(ref["id"], Question) for ref in refs):
+                question._batch_similar = refs  # type: ignore[attr-defined]
+                question.similar = []
+                pointing.append(question)
+        return pointing
+    for question in questions:
+        refs = question.__dict__.pop("_batch_similar", question.similar)
+        question.similar = [
+            {**ref, "id": ref["id"].pk if isinstance(ref["id"], Question) else ref["id"]}
+            for ref in refs
+        ]
+    return list(questions)
+
+
+def canonical_questions_grown(merges: Sequence[SameQuestion]) -> list[Question]:
+    """After commit: the stored questions (from before the batch) that merges made grow,
+    fresh from the database with what the console shows; viewers hear of their askers
+    with the next ``supports`` event."""
     from hub.queries import staff_questions
 
     earlier: dict[int, set[int]] = {}
-    for question, target_id, _score in merged:
-        if target_id not in batch_ids:
-            earlier.setdefault(question.session_id, set()).add(target_id)
+    for merge in merges:
+        if isinstance(merge.target, int) and merge.question.state == S.MERGED:
+            earlier.setdefault(merge.question.session_id, set()).add(merge.target)
     targets = [
         target
         for session_id, target_ids in earlier.items()

@@ -17,7 +17,6 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
-from operator import attrgetter
 
 from hub.models import Question, QuestionState, Visibility
 from moderation.similarity import Match, SimilarityIndex, Verdict
@@ -105,53 +104,49 @@ class SessionIndexes:
     def lookup_batch(
         self, session_id: int, new: Sequence[NewQuestion], *, limit: int = 5
     ) -> BatchLookup | None:
-        """Similarity lookups for a batch of questions just stored in the session, in id
-        order, as :meth:`candidates` would have made them one after the other: each new
-        question is indexed (when ``indexed``: public and open) before its own lookup, so
-        a later one of the batch can be found as the same as an earlier one, never the
-        other way round. ``None`` when the index is busy or cold (see the class docstring):
-        the batch then simply gets no candidates. The open-state re-check of the questions
-        found is done once for the whole batch; whether a batch question is still open
-        (it may be merged by an earlier decision) is the caller's to say (see
-        :meth:`BatchLookup.candidates`)."""
-        if not new:
-            return BatchLookup({}, frozenset(), frozenset(), _classify_none)
-        batch_ids = frozenset(q.question_id for q in new)
+        """Similarity lookups for a batch of questions about to be stored, in order, as
+        :meth:`candidates` would make them one after the other: each is compared with the
+        session's stored questions (this process's index, brought up to date first) and
+        with the batch's earlier questions (a small index of the batch, in memory). A
+        question is never compared with a later one of its batch. ``None`` when the index
+        is busy or cold (see the class docstring): the batch then gets no candidates. The
+        stored questions found are checked once for the whole batch to be open; which
+        questions of the batch are open is the caller's to say (see
+        :meth:`BatchLookup.candidates`). The batch's questions join the session's index
+        with the next sync, once stored."""
         entry = self._entry(session_id)
         if not entry.lock.acquire(blocking=False):
             return None  # being built by another thread: do not wait
         try:
-            stored = Question.objects.filter(session_id=session_id, pk__gt=entry.last_id).count()
-            backlog = stored - sum(1 for pk in batch_ids if pk > entry.last_id)
-            if backlog > self.SYNC_LIMIT:
+            backlog = Question.objects.filter(session_id=session_id, pk__gt=entry.last_id)
+            if backlog.count() > self.SYNC_LIMIT:
                 self._start_warming(session_id, entry)
                 return None
-            entry.sync(session_id, skip=batch_ids)
+            entry.sync(session_id)
             index = entry.index
-            matches: dict[int, list[Match]] = {}
-            for question in sorted(new, key=attrgetter("question_id")):
-                qid = question.question_id
-                if question.indexed:
-                    index.add(qid, question.text)
-                if question.look_up:
-                    matches[qid] = [
-                        m
-                        for m in index.candidates(question.text, limit=limit + 1)
-                        # Never itself, nor a question of the batch that came after it.
-                        if m.question_id < qid or m.question_id not in batch_ids
-                    ]
-            entry.last_id = max(entry.last_id, max(batch_ids))
+            stored = {
+                position: index.candidates(question.text, limit=limit + 1)
+                for position, question in enumerate(new)
+                if question.look_up
+            }
         finally:
             entry.lock.release()
-        elsewhere = {m.question_id for found in matches.values() for m in found} - batch_ids
-        open_elsewhere = frozenset(
+        batch = index.empty_like()  # keyed by position in the batch
+        earlier: dict[int, list[Match]] = {}
+        for position, question in enumerate(new):
+            if question.look_up and len(batch):
+                earlier[position] = batch.candidates(question.text, limit=limit + 1)
+            if question.indexed:
+                batch.add(position, question.text)
+        found = {m.question_id for matches in stored.values() for m in matches}
+        open_stored = frozenset(
             Question.objects.filter(
-                pk__in=sorted(elsewhere), state__in=OPEN_TARGETS, visibility=Visibility.PUBLIC
+                pk__in=sorted(found), state__in=OPEN_TARGETS, visibility=Visibility.PUBLIC
             ).values_list("pk", flat=True)
-            if elsewhere
+            if found
             else ()
         )
-        return BatchLookup(matches, batch_ids, open_elsewhere, index.classify)
+        return BatchLookup(stored, earlier, open_stored, index.classify)
 
     def _start_warming(self, session_id: int, entry: _SessionIndex) -> None:
         if not entry.warming:
@@ -191,9 +186,8 @@ class _SessionIndex:
         self.lock = threading.Lock()
         self.warming = False
 
-    def sync(self, session_id: int, skip: frozenset[int] = frozenset()) -> None:
-        """Index the session's questions stored since the last sync (``skip``: ids the
-        caller indexes itself)."""
+    def sync(self, session_id: int) -> None:
+        """Index the session's questions stored since the last sync."""
         rows = (
             Question.objects.filter(session_id=session_id, pk__gt=self.last_id)
             .values_list("pk", "text", "visibility", "state")
@@ -202,8 +196,6 @@ class _SessionIndex:
         )
         for pk, text, visibility, state in rows:
             self.last_id = pk
-            if pk in skip:
-                continue
             # The question being taken in is indexed too (only left out of its own
             # results), so that the next one can be merged into it.
             if visibility == Visibility.PUBLIC and state in OPEN_TARGETS:
@@ -212,44 +204,56 @@ class _SessionIndex:
 
 @dataclass(frozen=True)
 class NewQuestion:
-    """A question of a batch for :meth:`SessionIndexes.lookup_batch`: ``indexed`` when it
-    may be found by later ones (public and open), ``look_up`` when it is to be compared
-    with the questions before it (see ``moderation.actions.find_same_questions``)."""
+    """A question of a batch for :meth:`SessionIndexes.lookup_batch`: ``indexed`` when
+    later ones may be merged into it (public and open), ``look_up`` when it is to be
+    compared with the questions before it (see ``moderation.actions.find_same_questions``)."""
 
-    question_id: int
     text: str
     indexed: bool
     look_up: bool
 
 
 @dataclass(frozen=True)
-class BatchLookup:
-    """What :meth:`SessionIndexes.lookup_batch` found: per looked-up question, the stored
-    questions most like it (best first, itself and later questions of the batch left out,
-    one more than asked for, as :meth:`SessionIndexes.candidates` fetches), and which of
-    those outside the batch were open public questions when looked up."""
+class BatchCandidate:
+    """A question like one of a batch: a stored question (``question_id``) or an earlier
+    question of the same batch (``position``)."""
 
-    matches: dict[int, list[Match]]
-    batch_ids: frozenset[int]
-    open_elsewhere: frozenset[int]
+    question_id: int | None
+    position: int | None
+    score: float
+    verdict: Verdict
+
+
+@dataclass(frozen=True)
+class BatchLookup:
+    """What :meth:`SessionIndexes.lookup_batch` found, by position in the batch: the
+    stored questions and the earlier questions of the batch most like each question (one
+    more than asked for, as :meth:`SessionIndexes.candidates` fetches), and which of the
+    stored ones were open public questions."""
+
+    stored: dict[int, list[Match]]
+    earlier: dict[int, list[Match]]
+    open_stored: frozenset[int]
     classify: Callable[[float], Verdict]
 
     def candidates(
-        self, question_id: int, open_in_batch: Container[int], *, limit: int = 5
-    ) -> list[Candidate]:
-        """Like :meth:`SessionIndexes.candidates` for one question of the batch, given
-        which questions of the batch are open now (not merged by an earlier decision)."""
-        found = []
-        for match in self.matches.get(question_id, ()):
-            pk = match.question_id
-            is_open = pk in open_in_batch if pk in self.batch_ids else pk in self.open_elsewhere
-            if is_open:
-                found.append(Candidate(pk, match.score, self.classify(match.score)))
+        self, position: int, open_in_batch: Container[int], *, limit: int = 5
+    ) -> list[BatchCandidate]:
+        """Like :meth:`SessionIndexes.candidates` for the question at ``position``, given
+        which earlier questions of the batch are open now (not merged by an earlier
+        decision). Best first; among equal scores stored questions (older) first."""
+        found = [
+            BatchCandidate(m.question_id, None, m.score, self.classify(m.score))
+            for m in self.stored.get(position, ())
+            if m.question_id in self.open_stored
+        ]
+        found += [
+            BatchCandidate(None, m.question_id, m.score, self.classify(m.score))
+            for m in self.earlier.get(position, ())
+            if m.question_id in open_in_batch
+        ]
+        found.sort(key=lambda c: (-c.score, c.position is not None, c.position, c.question_id))
         return found[:limit]
-
-
-def _classify_none(score: float) -> Verdict:
-    return "none"
 
 
 session_indexes = SessionIndexes()

@@ -126,6 +126,7 @@ serialises changes and lookups; the text analysis runs outside it.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import heapq
 import math
@@ -133,6 +134,7 @@ import re
 import sys
 import threading
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -229,6 +231,7 @@ _NAME_SUFFIXES: dict[str, str] = {
 _NAME_SUFFIXES.update({"路上": "路", "街上": "街"})
 _NAME_MAX_CHARS = 4  # of the part before the suffix
 _MAX_WEIGHT_CACHE = 500_000  # distinct features whose weight is remembered
+_ANALYSIS_CACHE = 8192  # texts whose analysis and features are remembered (LRU)
 
 
 def _name_length(run: list[str]) -> int:
@@ -304,6 +307,10 @@ class Analyzer:
         self._stopwords: frozenset[str] = frozenset()
         self._weights: dict[str, float] = {}
         self._log_total = 0.0
+        # Intake analyses each question's text up to three times (its sector, adding it to
+        # the index, looking it up); the analysis is a pure function of the text.
+        self._analysed = lru_cache(maxsize=_ANALYSIS_CACHE)(self._analyse_text)
+        self._features = lru_cache(maxsize=_ANALYSIS_CACHE)(self._features_of)
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -356,7 +363,13 @@ class Analyzer:
     def tokens(self, text: str) -> list[str]:
         """The content words of ``text`` in order, duplicates kept (steps 1, 3, 4 and 5:
         the pieces of a name are left out, see :meth:`features`)."""
-        return self._analyse(self.prepare(text))[0]
+        return list(self._analysed(text)[1])
+
+    def _analyse_text(self, text: str) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+        """(prepared text, content words, names) of a text; cached by :attr:`_analysed`."""
+        prepared = self.prepare(text)
+        words, names = self._analyse(prepared)
+        return prepared, tuple(words), tuple(names)
 
     def _analyse(self, prepared: str) -> tuple[list[str], list[str]]:
         """(content words, place/organisation names) of a prepared text."""
@@ -394,8 +407,10 @@ class Analyzer:
 
     def features(self, text: str) -> Features:
         """The :class:`Features` of ``text`` (never raises for any ``str``, empty or not)."""
-        prepared = self.prepare(text)
-        words, names = self._analyse(prepared)
+        return self._features(text)
+
+    def _features_of(self, text: str) -> Features:
+        prepared, words, names = self._analysed(text)
         items = set(words)
         items.update("@" + name for name in names)
         for name, pattern in _INTENTS:
@@ -515,6 +530,17 @@ class _Index:
         self.analyzer = analyzer or get_analyzer()
         self._lock = threading.RLock()
 
+    def empty_like(self) -> Self:
+        """A new, empty index of the same kind and options (thresholds, analyzer, shape)."""
+        return type(self)(**self._options())
+
+    def _options(self) -> dict[str, Any]:
+        return {
+            "merge_threshold": self.merge_threshold,
+            "suggest_threshold": self.suggest_threshold,
+            "analyzer": self.analyzer,
+        }
+
     def classify(self, score: float) -> Verdict:
         """``"merge"`` at or above the merge threshold, ``"suggest"`` at or above the
         suggest threshold, else ``"none"``."""
@@ -612,19 +638,151 @@ def _permutations(num_perm: int, seed: int) -> Any:
 
 
 _SHINGLE_UNIT = 4.5
+_MERSENNE_PRIME = np.uint64((1 << 61) - 1)  # datasketch's MinHash constants
+_MAX_HASH = np.uint64((1 << 32) - 1)
+_BAND_KEYS_CACHE = 8192
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _SHIFT = np.uint64(31)
 
 
 class _Group:
     """The questions of an index that have exactly the same features (the same question
-    asked again in words that differ only in stop words, noise or folding)."""
+    asked again in words that differ only in stop words, noise or folding). ``members``
+    is kept sorted."""
 
     __slots__ = ("features", "members")
 
     def __init__(self, features: Features, first: int) -> None:
         self.features = features
         self.members = [first]
+
+
+def _band_keys_cached(index: SimilarityIndex, shape: tuple[Any, ...], features: Features) -> Any:
+    """``index._band_keys(features)``, remembered per index shape and feature set."""
+    key = (shape, features)
+    with _band_keys_lock:
+        keys = _band_keys_memo.get(key)
+        if keys is not None:
+            _band_keys_memo.move_to_end(key)
+            return keys
+    keys = index._band_keys(features)
+    with _band_keys_lock:
+        _band_keys_memo[key] = keys
+        if len(_band_keys_memo) > _BAND_KEYS_CACHE:
+            _band_keys_memo.popitem(last=False)
+    return keys
+
+
+_band_keys_memo: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_band_keys_lock = threading.Lock()
+
+_PRESELECT_ABOVE = 24  # candidate groups: above this, preselect with NumPy first
+_PRESELECT_MARGIN = 1e-9  # far above the rounding error of the NumPy scores (~1e-15)
+
+
+class _GroupColumns:
+    """The groups' feature sets again, as NumPy columns (features numbered), so that a
+    lookup can score its ~200 candidate groups in a few vectorised operations instead of
+    one Python set intersection each. Used only to *preselect*: the groups that can be
+    among the best are then scored exactly as before (``math.fsum``), so results do not
+    change. Append-only, like group numbers; a dead group is marked in ``alive``."""
+
+    def __init__(self) -> None:
+        self.vocabulary: dict[str, int] = {}
+        self.feature_weight = np.zeros(64)
+        self.feature_is_name = np.zeros(64, dtype=bool)
+        self.flat = np.zeros(256, dtype=np.int32)  # feature numbers of every group, in turn
+        self.size = 0  # used length of ``flat``
+        self.start = np.zeros(64, dtype=np.int64)
+        self.length = np.zeros(64, dtype=np.int32)
+        self.weight = np.zeros(64)
+        self.has_names = np.zeros(64, dtype=bool)
+        self.alive = np.zeros(64, dtype=bool)
+        self.groups = 0
+        # Per feature number, the weight of that feature in the current query (else 0)
+        # and whether it is one of the query's names: set and cleared by each lookup.
+        self._query_weight = np.zeros(64)
+        self._query_name = np.zeros(64, dtype=np.int32)
+
+    @staticmethod
+    def _grown(array: np.ndarray, needed: int) -> np.ndarray:
+        if needed <= len(array):
+            return array
+        bigger = np.zeros(max(needed, 2 * len(array)), dtype=array.dtype)
+        bigger[: len(array)] = array
+        return bigger
+
+    def append(self, features: Features, weight: Callable[[str], float]) -> None:
+        numbers = []
+        vocabulary = self.vocabulary
+        for item in features.items:
+            number = vocabulary.get(item)
+            if number is None:
+                number = vocabulary[item] = len(vocabulary)
+                self.feature_weight = self._grown(self.feature_weight, number + 1)
+                self.feature_is_name = self._grown(self.feature_is_name, number + 1)
+                self._query_weight = self._grown(self._query_weight, number + 1)
+                self._query_name = self._grown(self._query_name, number + 1)
+                self.feature_weight[number] = weight(item)
+                self.feature_is_name[number] = item.startswith("@")
+            numbers.append(number)
+        group = self.groups
+        for name in ("start", "length", "weight", "has_names", "alive"):
+            setattr(self, name, self._grown(getattr(self, name), group + 1))
+        self.flat = self._grown(self.flat, self.size + len(numbers))
+        self.flat[self.size : self.size + len(numbers)] = numbers
+        self.start[group] = self.size
+        self.length[group] = len(numbers)
+        self.weight[group] = features.weight
+        self.has_names[group] = bool(features.names)
+        self.alive[group] = True
+        self.size += len(numbers)
+        self.groups += 1
+
+    def preselect(
+        self,
+        numbers: list[int],
+        query: Features,
+        weight_of: Callable[[str], float],
+        limit: int,
+    ) -> list[int]:
+        """The candidate groups that can be among the ``limit`` best: their NumPy score
+        is within a margin of the ``limit``-th best NumPy score. Every group left out
+        scores exactly less than ``limit`` groups kept, so the exact ranking of the kept
+        ones gives the same answer as ranking them all (each group is at least one
+        question)."""
+        groups = np.asarray(numbers, dtype=np.int64)
+        groups = groups[self.alive[groups]]
+        if len(groups) == 0:
+            return []
+        known = [(self.vocabulary[i], i) for i in query.items if i in self.vocabulary]
+        if not known:
+            return []
+        ids = np.array([number for number, _ in known], dtype=np.int64)
+        self._query_weight[ids] = [weight_of(item) for _, item in known]
+        names = [number for number, item in known if item in query.names]
+        self._query_name[names] = 1
+        try:
+            lengths = self.length[groups]
+            ends = np.cumsum(lengths)
+            offsets = ends - lengths
+            positions = np.arange(ends[-1]) + np.repeat(self.start[groups] - offsets, lengths)
+            features = self.flat[positions]
+            shared = np.add.reduceat(self._query_weight[features], offsets)
+            shared_names = np.add.reduceat(self._query_name[features], offsets)
+        finally:
+            self._query_weight[ids] = 0.0
+            self._query_name[names] = 0
+        hit = shared > 0.0
+        groups, shared, shared_names = groups[hit], shared[hit], shared_names[hit]
+        if len(groups) <= limit:
+            return groups.tolist()
+        value = shared / (query.weight + self.weight[groups] - shared)
+        if query.names:
+            conflict = self.has_names[groups] & (shared_names == 0)
+            value[conflict] *= NAME_CONFLICT_FACTOR
+        bar = np.partition(value, len(value) - limit)[len(value) - limit]
+        return groups[value >= bar - _PRESELECT_MARGIN].tolist()
 
 
 class SimilarityIndex(_Index):
@@ -686,6 +844,19 @@ class SimilarityIndex(_Index):
         self._slots = np.empty(0, dtype=np.int32)  # group number of each key
         self._pending: dict[int, list[int]] = {}  # band key → groups, not yet in the arrays
         self._pending_groups = 0
+        self._shape = (num_perm, bands, rows, seed, self.analyzer)
+        self._columns = _GroupColumns()
+
+    def _options(self) -> dict[str, Any]:
+        return {
+            **super()._options(),
+            "num_perm": self.num_perm,
+            "bands": self.bands,
+            "rows": self.rows,
+            "seed": self.seed,
+            "max_candidates": self.max_candidates,
+            "buffer_docs": self.buffer_docs,
+        }
 
     # -- signatures ------------------------------------------------------------------------
 
@@ -716,15 +887,31 @@ class SimilarityIndex(_Index):
                 out.append(f"{item}\x00{copy}")
         return out
 
+    def signature(self, features: Features) -> np.ndarray:
+        """The MinHash values of a feature set: exactly ``minhash(features).hashvalues``
+        (datasketch's formula, ``(a·h + b) mod (2^61 − 1) & (2^32 − 1)`` minimised over
+        the shingles), computed in one NumPy expression without the ``MinHash`` object."""
+        shingles = self.shingles(features)
+        hashed = np.fromiter(map(_h32, shingles), dtype=np.uint64, count=len(shingles))
+        a, b = _permutations(self.num_perm, self.seed)
+        values: np.ndarray = ((hashed[:, None] * a + b) % _MERSENNE_PRIME & _MAX_HASH).min(axis=0)
+        return values
+
     def band_keys(self, features: Features) -> np.ndarray:
         """One 64-bit key per band (``bands`` keys): a hash of the band's ``rows`` MinHash
-        values, distinct per band."""
-        values = self.minhash(features).hashvalues[: self.bands * self.rows]
+        values, distinct per band. Remembered for the last few thousand feature sets, for
+        every index of the same shape (a question is looked up, then added, with the same
+        features); the array returned is read-only."""
+        return _band_keys_cached(self, self._shape, features)
+
+    def _band_keys(self, features: Features) -> np.ndarray:
+        values = self.signature(features)[: self.bands * self.rows]
         grid = values.reshape(self.bands, self.rows)
         keys = self._salt.copy()
         for column in range(self.rows):
             keys = (keys ^ grid[:, column]) * _MIX
             keys ^= keys >> _SHIFT
+        keys.flags.writeable = False
         return keys
 
     # -- changes ---------------------------------------------------------------------------
@@ -748,13 +935,18 @@ class SimilarityIndex(_Index):
         if number is not None:
             group = self._groups[number]
             assert group is not None
-            group.members.append(question_id)
+            members = group.members
+            if members and question_id < members[-1]:
+                bisect.insort(members, question_id)
+            else:
+                members.append(question_id)
             self._group_of[question_id] = number
             return
         number = len(self._groups)
         self._groups.append(_Group(features, question_id))
         self._group_of_items[features.items] = number
         self._group_of[question_id] = number
+        self._columns.append(features, self.analyzer.weight)
         if not features:
             return
         if keys is None:  # the group existed while we analysed and was emptied since
@@ -780,6 +972,7 @@ class SimilarityIndex(_Index):
         group.members.remove(question_id)
         if not group.members:
             self._groups[number] = None
+            self._columns.alive[number] = False
             del self._group_of_items[group.features.items]
             self._dead += 1
 
@@ -858,6 +1051,8 @@ class SimilarityIndex(_Index):
         fsum = math.fsum
         with self._lock:
             numbers = self._candidate_groups(qkeys)
+            if len(numbers) > _PRESELECT_ABOVE:
+                numbers = self._columns.preselect(numbers, query, weight_of, limit)
             groups = self._groups
             scored = []
             for number in numbers:  # analyzer.raw_scorer, inlined: this is the hot loop
@@ -882,8 +1077,8 @@ class SimilarityIndex(_Index):
         for value, members in scored:
             if len(chosen) >= limit and value < chosen[-1][0]:
                 break  # groups tied with the last chosen one are still considered
-            ids = members if len(members) <= limit else heapq.nsmallest(limit, members)
-            chosen.extend(zip(repeat(value), ids))
+            # The lowest ids: members are sorted.
+            chosen.extend(zip(repeat(value), members[:limit]))
         return _ranked(chosen, limit)
 
     def _candidate_groups(self, qkeys: np.ndarray) -> list[int]:

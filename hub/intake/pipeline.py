@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -38,6 +38,9 @@ from hub.models import (
 from hub.presenters import member_sources, staff_question
 from hub.protocol import QuestionsBatch, StaffQuestion
 from hub.text import WIDTH_TABLE, normalise_text, to_simplified
+
+if TYPE_CHECKING:
+    from moderation.actions import SameQuestion
 
 __all__ = [
     "IntakeItem",
@@ -160,21 +163,25 @@ def do_intake_batch(
        with that question (an item refused by validation does not count as stored).
     2. Validate each item (:func:`check_intake`) and its session (one query).
     3. Screen in memory (``moderation.actions.screen_new_questions``: lexicon, sector
-       model and askers' history read once) and store the questions and their ``intake``
-       and ``screen`` audit rows with two bulk inserts in one transaction.
-    4. After commit: look for the same question asked before, merging or suggesting
-       (``moderation.actions.find_same_questions``, one similarity pass per session and
-       one short transaction).
-    5. Tell the consoles: one ``questions_batch`` frame per session with the staff view
-       of every new question and of every earlier question that gained askers (up to
-       :data:`SEPARATE_FRAMES_MAX` views go as ``question`` frames, as for one question).
+       model and askers' history read once).
+    4. Look for the same question asked before, in the session or earlier in the batch
+       (``moderation.actions.find_same_questions``: one similarity pass per session,
+       no lock held), deciding merges and suggestions.
+    5. Store, in one transaction: lock the canonical questions merged into and re-check
+       them, insert the questions as they end up (pending, held, rejected, merged, with
+       their suggestions) and their ``intake``, ``screen`` and ``merge`` audit rows
+       with bulk inserts (both databases return the new primary keys).
+    6. After commit, tell the consoles: one ``questions_batch`` frame per session with
+       the staff view of every new question and of every earlier question that gained
+       askers (up to :data:`SEPARATE_FRAMES_MAX` views go as ``question`` frames, as
+       for one question).
 
     Locking: no session lock is taken (intake publishes no viewer event), so intake runs
     concurrently with moderation. The unique constraint on (channel, source id) decides
     races between two deliveries of the same item: the batch that loses is planned again
     without the items the other one stored, which it reports as duplicates.
     """
-    from moderation.actions import find_same_questions
+    from moderation.actions import canonical_questions_grown
 
     now = now or timezone.now()
     checked: dict[int, tuple[str, str, str] | IntakeRejected] = {}
@@ -190,13 +197,7 @@ def do_intake_batch(
         break
     created = [question for question, _ in plan.new]
     if created:
-        targets: list[Question] = []
-        try:
-            targets = find_same_questions(created, now=now)
-        except Exception:
-            # The questions are stored and screened; the host can still merge them.
-            logger.exception("looking for the same questions after intake failed")
-        _tell_consoles(created, targets, now)
+        _tell_consoles(created, canonical_questions_grown(plan.merges), now)
     return plan.results
 
 
@@ -209,6 +210,7 @@ class _Plan:
     results: list[IntakeResult | IntakeRejected]
     new: list[tuple[Question, IntakeItem]]
     keys: set[tuple[str, str]]
+    merges: list[SameQuestion]
 
 
 def _source_id(item: IntakeItem) -> str | None:
@@ -239,7 +241,7 @@ def _plan(
 ) -> _Plan:
     """Decide every item's outcome and screen the new questions, writing nothing.
     ``checked`` caches validation between attempts."""
-    from moderation.actions import screen_new_questions
+    from moderation.actions import find_same_questions, screen_new_questions
 
     keys = {(item.channel, sid) for item in items if (sid := _source_id(item)) is not None}
     stored = _stored_questions(keys)
@@ -288,8 +290,18 @@ def _plan(
         if key is not None:
             stored[key] = question  # a repeat later in the batch is a duplicate of this
             new_keys.add(key)
-    screen_new_questions([question for question, _ in new], now)
-    return _Plan(results, new, new_keys)
+    questions = [question for question, _ in new]
+    screen_new_questions(questions, now)
+    try:
+        merges = find_same_questions(questions)
+    except Exception:
+        # Never lose a question to the similarity engine: store it unmerged; the host
+        # can still merge it.
+        logger.exception("looking for the same questions at intake failed")
+        merges = []
+        for question in questions:
+            question.similar = []
+    return _Plan(results, new, new_keys, merges)
 
 
 def _session_refusal(status: str | None) -> IntakeRejected | None:
@@ -305,14 +317,32 @@ def _session_refusal(status: str | None) -> IntakeRejected | None:
 
 
 def _store(plan: _Plan, now: datetime) -> None:
-    """Insert the new questions and their ``intake`` and ``screen`` audit rows in one
-    transaction (both databases return the new primary keys from a bulk insert)."""
-    from moderation.actions import screening_audit
+    """Insert the new questions as they end up, and their audit rows, in one transaction.
+    A question merged into an earlier one of the batch is inserted after it (it needs
+    its id); a suggestion of an earlier question of the batch is filled in once that
+    one has its id."""
+    from moderation.actions import (
+        lock_merge_targets,
+        merge_new_questions,
+        resolve_similar,
+        screening_audit,
+    )
 
     if not plan.new:
         return
+    questions = [question for question, _ in plan.new]
     with transaction.atomic():
-        Question.objects.bulk_create([question for question, _ in plan.new])
+        merges = lock_merge_targets(plan.merges)
+        second = {id(m.question) for m in merges if m.into_batch}
+        merged = merge_new_questions([m for m in merges if not m.into_batch], now)
+        pointing = resolve_similar(questions, stored=False)
+        Question.objects.bulk_create([q for q in questions if id(q) not in second])
+        merged.update(merge_new_questions([m for m in merges if m.into_batch], now))
+        Question.objects.bulk_create([q for q in questions if id(q) in second])
+        if pointing:
+            resolve_similar(pointing, stored=True)
+            # Small statements: a CASE over many rows costs quadratic time.
+            Question.objects.bulk_update(pointing, ["similar"], batch_size=50)
         audits = []
         for question, item in plan.new:
             audits.append(
@@ -328,7 +358,10 @@ def _store(plan: _Plan, now: datetime) -> None:
                 )
             )
             audits.append(screening_audit(question, now))
+            if id(question) in merged:
+                audits.append(merged[id(question)])
         AuditEntry.objects.bulk_create(audits)
+    plan.merges = merges
 
 
 #: A batch that changes at most this many questions of a session (one new question and

@@ -25,7 +25,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
@@ -216,7 +216,7 @@ async def listen_guest_resource(
     return await _delete(methods, get_engine().stop_listening(slug, resource_id))
 
 
-@sync_to_async
+@database_sync_to_async
 def _check_listen(request: HttpRequest, slug: str, invite_id: int) -> None:
     from streaming import actions
 

@@ -15,14 +15,15 @@ change always wins.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 
+from streaming.media.db import call_db
 from streaming.media.program import Program
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,9 @@ class ProgramControl:
         self.frames_seen = 0
 
     async def start(self) -> None:
+        """Subscribe, then read the state (retrying until the database answers); only
+        then does the programme leave its hold (waiting slate and silence), so nothing
+        of a confidential item can go out before the engine knows it is confidential."""
         from hub.realtime.fanout import ViewerConnection, local_hub
 
         session_id = self.program.session_id
@@ -47,19 +51,23 @@ class ProgramControl:
             await self._fanout.attach(self._viewer, since=None)
         except Exception:
             logger.exception("programme %s cannot follow its event stream", self.program.slug)
-        try:
-            state = await _current_program_state(session_id)
-        except Exception:
-            logger.exception("programme %s cannot read its state", self.program.slug)
-            state = None
-        if state is not None:
-            self.program.set_state(
-                confidential=bool(state.get("confidential")),
-                on_air={int(i) for i in state.get("on_air_guest_ids") or []},
-            )
+        delay = 0.25
+        while True:
+            try:
+                state = await call_db(_current_program_state, session_id)
+                break
+            except Exception:
+                logger.exception("programme %s cannot read its state; retrying", self.program.slug)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+        self.program.set_state(
+            confidential=bool(state.get("confidential")),
+            on_air={int(i) for i in state.get("on_air_guest_ids") or []},
+        )
         early, self._early = self._early or [], None
         for frame in early:
             self._apply(frame)
+        self.program.release_hold()
 
     def stop(self) -> None:
         if self._fanout is not None and self._viewer is not None:
@@ -103,7 +111,6 @@ class ProgramControl:
             logger.warning("programme %s: unreadable %s frame", self.program.slug, kind)
 
 
-@database_sync_to_async
 def _current_program_state(session_id: int) -> dict[str, Any]:
     from streaming import actions
 

@@ -14,25 +14,25 @@ recording is finished then. Every database call goes through
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hmac
 import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamTrack
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from streaming.media.db import call_db as _db
 from streaming.media.errors import (
     BadOffer,
     GuestNotConnected,
@@ -43,20 +43,15 @@ from streaming.media.errors import (
 from streaming.media.hls import LIVE_PLAYLIST, HlsConfig, HlsPackager
 from streaming.media.peers import RECEIVING, MediaPeer, parse_offer
 from streaming.media.program import GuestInput, Program, ProgramConfig
-from streaming.media.tracks import start_reader
+from streaming.media.tracks import cancel_and_wait, start_reader
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 #: A publisher that sent nothing for this long (and is older than that) is gone, even if
 #: ICE has not noticed yet: a reconnecting studio is not refused as a second publisher.
 PUBLISHER_SILENT_SECONDS = 5.0
 VIEWER_RETRY_AFTER_SECONDS = 30
-
-
-async def _db(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    return await database_sync_to_async(partial(function, *args, **kwargs))()
 
 
 @dataclass(eq=False)
@@ -79,6 +74,7 @@ class SessionMedia:
     program: Program
     packager: HlsPackager | None = None
     control: Any = None
+    control_task: asyncio.Task[None] | None = None
     publisher: MediaPeer | None = None
     publisher_media_at: float = 0.0
     viewers: dict[str, MediaPeer] = field(default_factory=dict)
@@ -246,10 +242,15 @@ class MediaEngine:
             await packager.start()
             media.packager = packager
             program.frame_sinks.append(packager)
-        program.start()
+        program.start()  # held (waiting slate, silence) until the control state is read
         self._sessions[slug] = media
         media.control = ProgramControl(program, on_session_ended=lambda: self._end_soon(slug))
-        await media.control.start()
+        # Its subscription lives as long as the programme, not the request that started
+        # it: a fresh context (see _DB_EXECUTOR), and nobody waits for it.
+        assert self._loop is not None
+        media.control_task = self._loop.create_task(
+            media.control.start(), context=contextvars.Context()
+        )
         if media.packager is not None:
             await self._recording_started(media)
         self._refresh(slug)
@@ -304,6 +305,8 @@ class MediaEngine:
         for link in list(media.guests.values()):
             peers += [link.peer, *link.listeners]
         await asyncio.gather(*(peer.close() for peer in peers), return_exceptions=True)
+        if media.control_task is not None:
+            await cancel_and_wait(media.control_task)
         if media.control is not None:
             media.control.stop()
         await media.program.stop()
@@ -356,7 +359,7 @@ class MediaEngine:
         async with self._publish_lock(slug):
             media = self._sessions.get(slug)
             if media is not None and media.publisher is not None and self._publisher_gone(media):
-                logger.info("%r is silent; dropping it for a new publisher", media.publisher)
+                logger.info("%s is silent; dropping it for a new publisher", media.publisher.label)
                 await media.publisher.close()
             grant = await _db(actions.authenticate_publisher, slug, bearer_token, handover=handover)
             parse_offer(offer_sdp, must_send=True)
@@ -389,10 +392,10 @@ class MediaEngine:
                     timezone.now(),
                 )
             except Exception:
-                logger.exception("the control plane did not take publisher %r", peer)
+                logger.exception("the control plane did not take publisher %s", peer.label)
             if old is not None:
                 await old.close()
-        logger.info("%r publishes (video=%s audio=%s)", peer, bool(video), bool(audio))
+        logger.info("%s publishes (video=%s audio=%s)", peer.label, bool(video), bool(audio))
         return peer.resource_id, answer
 
     def _start_studio_readers(
@@ -446,7 +449,7 @@ class MediaEngine:
                 timezone.now(),
             )
         except Exception:
-            logger.exception("the control plane did not take the end of %r", peer)
+            logger.exception("the control plane did not take the end of %s", peer.label)
         self._refresh(media.slug)
         self._touch(media)
 
@@ -556,7 +559,7 @@ class MediaEngine:
         peer.on_close.append(partial(self._guest_closed, media, link))
         self._touch(media)
         self._refresh(slug)
-        logger.info("%r joined as guest #%s", peer, grant.invite_id)
+        logger.info("%s joined as guest #%s", peer.label, grant.invite_id)
         return peer.resource_id, answer
 
     async def _guest_closed(self, media: SessionMedia, link: GuestLink, peer: MediaPeer) -> None:

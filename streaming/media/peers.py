@@ -85,7 +85,13 @@ class MediaPeer:
         self.pc.on("track", self.remote_tracks.append)
 
     def __repr__(self) -> str:
-        return f"<MediaPeer {self.kind} {self.slug}/{self.resource_id}>"
+        return f"<MediaPeer {self.label}>"
+
+    @property
+    def label(self) -> str:
+        """For logs. (Log this string, never the peer: a handler that keeps records, like
+        pytest's capture, would keep the peer and its connection alive.)"""
+        return f"{self.kind} {self.slug}/{self.resource_id}"
 
     @property
     def closed(self) -> bool:
@@ -96,7 +102,7 @@ class MediaPeer:
         return str(self.pc.connectionState)
 
     def _state_changed(self) -> None:
-        logger.info("%r connection %s", self, self.pc.connectionState)
+        logger.info("%s connection %s", self.label, self.pc.connectionState)
         if self.pc.connectionState in ("failed", "closed"):
             self.close_soon()
 
@@ -142,7 +148,7 @@ class MediaPeer:
         try:
             await self.pc.close()
         except Exception:
-            logger.exception("closing %r failed", self)
+            logger.exception("closing %s failed", self.label)
         for track in self.local_tracks + self.remote_tracks:
             track.stop()
         await cancel_and_wait(*self.tasks)
@@ -153,7 +159,7 @@ class MediaPeer:
                 if result is not None:
                     await result
             except Exception:
-                logger.exception("clean-up after %r failed", self)
+                logger.exception("clean-up after %s failed", self.label)
         self.on_close.clear()
         self.tasks.clear()
         self.local_tracks.clear()

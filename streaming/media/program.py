@@ -157,6 +157,8 @@ class Program:
         self.guests: dict[int, GuestInput] = {}
         self.confidential = False
         self.on_air: set[int] = set()
+        #: Until the control state is known, nothing of the inputs goes out.
+        self.held = True
         self._clock: asyncio.Task[None] | None = None
         self._picture_source: av.VideoFrame | None = None
         self._picture: np.ndarray | None = None
@@ -217,6 +219,11 @@ class Program:
                 self.confidential,
                 sorted(self.on_air),
             )
+            self.on_change()
+
+    def release_hold(self) -> None:
+        if self.held:
+            self.held = False
             self.on_change()
 
     def set_guest_on_air(self, invite_id: int, on_air: bool) -> None:
@@ -285,6 +292,8 @@ class Program:
 
     def current_slate(self) -> SlateKind | None:
         """What the clock shows now: a slate kind, or ``None`` for the studio picture."""
+        if self.held:
+            return SlateKind.WAITING
         if self.confidential:
             return SlateKind.CONFIDENTIAL
         studio = self.studio
@@ -332,13 +341,14 @@ class Program:
             if pulled is not None and invite_id in self.on_air:
                 guest_voices[invite_id] = pulled
         voices = [*studio_voices, *guest_voices.values()]
-        programme = silence() if self.confidential else mix(voices)
+        blanked = self.confidential or self.held
+        programme = silence() if blanked else mix(voices)
         self.audio_ticks += 1
         self.audio_out.put(audio_frame(programme, pts))
         for sink in self.frame_sinks:
             sink.put_audio(audio_frame(programme, pts))
         for invite_id, guest in self.guests.items():
-            if self.confidential:
+            if blanked:
                 back = programme  # silence
             elif invite_id not in guest_voices:
                 back = programme

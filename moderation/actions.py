@@ -880,6 +880,23 @@ def resolve_similar(questions: Sequence[Question], *, stored: bool) -> list[Ques
     return list(questions)
 
 
+def index_new_questions(questions: Sequence[Question]) -> None:
+    """After commit: this process's similarity index takes the batch in at once (its
+    analysis is still in memory), so the next batch finds it without reading it back."""
+    from django.conf import settings
+
+    from moderation.merging import OPEN_TARGETS, session_indexes
+
+    if not settings.HUB_AUTO_MERGE:
+        return
+    by_session: dict[int, list[tuple[int, str, bool]]] = {}
+    for q in questions:
+        indexed = q.visibility == Visibility.PUBLIC and q.state in OPEN_TARGETS
+        by_session.setdefault(q.session_id, []).append((q.pk, q.text, indexed))
+    for session_id, stored in by_session.items():
+        session_indexes.add_stored(session_id, stored)
+
+
 def canonical_questions_grown(merges: Sequence[SameQuestion]) -> list[Question]:
     """After commit: the stored questions (from before the batch) that merges made grow,
     fresh from the database with what the console shows; viewers hear of their askers

@@ -15,8 +15,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
+
+from django.db.models import QuerySet
 
 from hub.models import Question, QuestionState, Visibility
 from moderation.similarity import Match, SimilarityIndex, Verdict
@@ -49,9 +51,27 @@ class SessionIndexes:
     missing from a session's index (a cold start in a busy session), or another thread is
     building it, the lookup returns no candidates at once and a background thread brings
     the index up to date. Questions taken in meanwhile simply stay for the host to merge.
+    Concurrent lookups (requests in other threads) only wait for each other's short sync,
+    at most ``LOCK_WAIT`` seconds; the index itself is safe to search from many threads.
     """
 
     SYNC_LIMIT = 200
+    LOCK_WAIT = 2.0
+
+    def _ready(self, session_id: int, entry: _SessionIndex) -> bool:
+        """Bring the session's index up to date for a lookup; ``False`` when it is being
+        built, or too far behind (a background warm-up starts), or busy for too long."""
+        if entry.warming or not entry.lock.acquire(timeout=self.LOCK_WAIT):
+            return False
+        try:
+            if entry.warming:
+                return False
+            if not entry.sync_within(session_id, self.SYNC_LIMIT):
+                self._start_warming(session_id, entry)
+                return False
+            return True
+        finally:
+            entry.lock.release()
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -73,19 +93,11 @@ class SessionIndexes:
     ) -> list[Candidate]:
         """Open public questions of the session most like ``text``, best first."""
         entry = self._entry(session_id)
-        if not entry.lock.acquire(blocking=False):
-            return []  # being built by another thread: do not wait
-        try:
-            backlog = Question.objects.filter(session_id=session_id, pk__gt=entry.last_id)
-            if backlog.count() > self.SYNC_LIMIT:
-                self._start_warming(session_id, entry)
-                return []
-            entry.sync(session_id)
-            matches = [
-                m for m in entry.index.candidates(text, limit=limit + 1) if m.question_id != exclude
-            ]
-        finally:
-            entry.lock.release()
+        if not self._ready(session_id, entry):
+            return []  # being built: do not wait
+        matches = [
+            m for m in entry.index.candidates(text, limit=limit + 1) if m.question_id != exclude
+        ]
         if not matches:
             return []
         open_ids = set(
@@ -115,22 +127,14 @@ class SessionIndexes:
         :meth:`BatchLookup.candidates`). The batch's questions join the session's index
         with the next sync, once stored."""
         entry = self._entry(session_id)
-        if not entry.lock.acquire(blocking=False):
-            return None  # being built by another thread: do not wait
-        try:
-            backlog = Question.objects.filter(session_id=session_id, pk__gt=entry.last_id)
-            if backlog.count() > self.SYNC_LIMIT:
-                self._start_warming(session_id, entry)
-                return None
-            entry.sync(session_id)
-            index = entry.index
-            stored = {
-                position: index.candidates(question.text, limit=limit + 1)
-                for position, question in enumerate(new)
-                if question.look_up
-            }
-        finally:
-            entry.lock.release()
+        if not self._ready(session_id, entry):
+            return None  # being built: do not wait
+        index = entry.index
+        stored = {
+            position: index.candidates(question.text, limit=limit + 1)
+            for position, question in enumerate(new)
+            if question.look_up
+        }
         batch = index.empty_like()  # keyed by position in the batch
         earlier: dict[int, list[Match]] = {}
         for position, question in enumerate(new):
@@ -147,6 +151,26 @@ class SessionIndexes:
             else ()
         )
         return BatchLookup(stored, earlier, open_stored, index.classify)
+
+    def add_stored(self, session_id: int, stored: Sequence[tuple[int, str, bool]]) -> None:
+        """A batch this process just stored, ``(id, text, indexed)`` each: index it now,
+        while its analysis is fresh in memory, so that the next lookup neither analyses
+        it again nor counts it as backlog. Skipped when the index is being built (the
+        warm-up reads the batch)."""
+        if not stored:
+            return
+        entry = self._entry(session_id)
+        if entry.warming or not entry.lock.acquire(timeout=self.LOCK_WAIT):
+            return
+        try:
+            for pk, text, indexed in sorted(stored):
+                if pk <= entry.last_id:
+                    continue  # a sync read it already
+                if indexed:
+                    entry.index.add(pk, text)
+                entry.known.add(pk)
+        finally:
+            entry.lock.release()
 
     def _start_warming(self, session_id: int, entry: _SessionIndex) -> None:
         if not entry.warming:
@@ -178,24 +202,44 @@ class SessionIndexes:
 
 
 class _SessionIndex:
-    """One session's index and the highest question id it has seen. Use under ``lock``."""
+    """One session's index and the highest question id it has seen. ``last_id``, ``known``
+    and syncing are guarded by ``lock``; the index is safe to search without it."""
 
     def __init__(self) -> None:
         self.index = SimilarityIndex()
         self.last_id = 0
         self.lock = threading.Lock()
         self.warming = False
+        # Ids above last_id already indexed (by add_stored): the next sync skips them.
+        self.known: set[int] = set()
 
-    def sync(self, session_id: int) -> None:
-        """Index the session's questions stored since the last sync."""
-        rows = (
+    def _new_rows(self, session_id: int) -> QuerySet[Question, tuple[int, str, str, str]]:
+        return (
             Question.objects.filter(session_id=session_id, pk__gt=self.last_id)
             .values_list("pk", "text", "visibility", "state")
             .order_by("pk")
-            .iterator(chunk_size=2000)
         )
+
+    def sync_within(self, session_id: int, limit: int) -> bool:
+        """Index the questions stored since the last sync if at most ``limit`` of them
+        need analysing (one query); ``False``, indexing nothing, when there are more."""
+        rows = list(self._new_rows(session_id)[: limit + len(self.known) + 1])
+        if len(rows) > limit + len(self.known):
+            return False
+        self._index(rows)
+        return True
+
+    def sync(self, session_id: int) -> None:
+        """Index every question stored since the last sync (a warm-up reads them in
+        chunks)."""
+        self._index(self._new_rows(session_id).iterator(chunk_size=2000))
+
+    def _index(self, rows: Iterable[tuple[int, str, str, str]]) -> None:
         for pk, text, visibility, state in rows:
             self.last_id = pk
+            if pk in self.known:
+                self.known.discard(pk)
+                continue
             # The question being taken in is indexed too (only left out of its own
             # results), so that the next one can be merged into it.
             if visibility == Visibility.PUBLIC and state in OPEN_TARGETS:

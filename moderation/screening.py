@@ -289,7 +289,7 @@ def _merge_spans(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]
 class AskerHistory:
     """What the flood and repeat checks know of askers' earlier questions in a session:
     how many each asked within ``HUB_FLOOD_WINDOW_SECONDS`` and which of the given texts
-    each asked before. Read with two queries for a whole batch (:meth:`load`); a batch
+    each asked before. Read with one query for a whole batch (:meth:`load`); a batch
     screened in order :meth:`record`s each question it keeps, so the next one from the
     same asker counts it, exactly as if they had been taken in one after the other.
 
@@ -312,7 +312,7 @@ class AskerHistory:
         exclude_question: int | None = None,
     ) -> AskerHistory:
         """The history of the (session id, asker ref) pairs, for checking ``texts``."""
-        from django.db.models import Count, Q
+        from django.db.models import Q
         from django.utils import timezone
 
         from hub.models import Question
@@ -330,19 +330,19 @@ class AskerHistory:
         mine = Question.objects.filter(condition)
         if exclude_question is not None:
             mine = mine.exclude(pk=exclude_question)
-        window = timedelta(seconds=settings.HUB_FLOOD_WINDOW_SECONDS)
-        recent = Counter(
-            {
-                (session_id, asker_ref): n
-                for session_id, asker_ref, n in mine.filter(received_at__gte=now - window)
-                .values_list("session_id", "asker_ref")
-                .annotate(n=Count("id"))
-                .order_by()
-            }
+        since = now - timedelta(seconds=settings.HUB_FLOOD_WINDOW_SECONDS)
+        wanted = set(texts)
+        recent: Counter[tuple[int, str]] = Counter()
+        asked: set[tuple[int, str, str]] = set()
+        # One query: the askers' questions in the window, and any with one of the texts.
+        rows = mine.filter(Q(received_at__gte=since) | Q(text__in=sorted(wanted))).values_list(
+            "session_id", "asker_ref", "text", "received_at"
         )
-        asked = set(
-            mine.filter(text__in=sorted(set(texts))).values_list("session_id", "asker_ref", "text")
-        )
+        for session_id, asker_ref, text, received_at in rows:
+            if received_at >= since:
+                recent[(session_id, asker_ref)] += 1
+            if text in wanted:
+                asked.add((session_id, asker_ref, text))
         return cls(recent, asked)
 
     def flags(self, text: str, session_id: int, asker_ref: str) -> list[Flag]:

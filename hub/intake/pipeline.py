@@ -181,7 +181,7 @@ def do_intake_batch(
     races between two deliveries of the same item: the batch that loses is planned again
     without the items the other one stored, which it reports as duplicates.
     """
-    from moderation.actions import canonical_questions_grown
+    from moderation.actions import canonical_questions_grown, index_new_questions
 
     now = now or timezone.now()
     checked: dict[int, tuple[str, str, str] | IntakeRejected] = {}
@@ -197,6 +197,7 @@ def do_intake_batch(
         break
     created = [question for question, _ in plan.new]
     if created:
+        index_new_questions(created)
         _tell_consoles(created, canonical_questions_grown(plan.merges), now)
     return plan.results
 

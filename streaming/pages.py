@@ -30,7 +30,7 @@ from streaming.models import GuestState
 HLS_SCRIPT = "streaming/vendor/hls.js/hls.light.min.js"
 
 
-def stage_strings() -> dict[str, str]:
+def stage_strings() -> dict[str, Any]:
     """Every string the live video scripts show, translated now."""
     return {
         "confidential_item": _("Confidential item"),
@@ -39,12 +39,10 @@ def stage_strings() -> dict[str, str]:
         "no_signal": _("The broadcast has not started yet."),
         "connecting_video": _("Connecting to the broadcast…"),
         "guest_on_air": _("On the line: {label}"),
-        "unmute": _("Turn on sound"),
         "mode_webrtc": _("Low-latency stream"),
         "mode_hls": _("Standard stream"),
         "current_item": _("Now: {title}"),
         "between_items": _("Between agenda items"),
-        "item_n": _("Item {n}"),
         "replay_link": _("Replay the answer"),
         "replay_at": _("Jump to {time}"),
         "replay_none": _("There is no recording of this session."),
@@ -54,22 +52,18 @@ def stage_strings() -> dict[str, str]:
         "video_error": _("The video cannot be played in this browser."),
         # Console.
         "go_to_item": _("Go to this item"),
-        "clear_item": _("Between items"),
         "agenda_saved": _("Agenda saved."),
         "agenda_empty": _("No agenda yet."),
         "confidential": _("Confidential"),
-        "add_item": _("Add item"),
         "remove_item": _("Remove"),
         "item_title": _("Title of the item"),
         "invite_sent": _("Link for {label} (works once): {url}"),
-        "copy": _("Copy"),
         "copied": _("Copied"),
         "listen": _("Listen"),
         "stop_listening": _("Stop listening"),
         "put_on_air": _("Put on air"),
         "take_off_air": _("Take off air"),
         "revoke": _("Withdraw link"),
-        "no_guests": _("No one is waiting."),
         "publisher_connected": _("Studio signal: connected"),
         "publisher_absent": _("Studio signal: none"),
         "token_hint": _("Publisher token ends with …{hint}, set {time}"),
@@ -79,8 +73,8 @@ def stage_strings() -> dict[str, str]:
             "Rotate the publisher token? The studio needs the new token to reconnect."
         ),
         "handover_open": _("Hand-over open until {time}: the next publisher replaces this one."),
-        "guest_states": {value: str(label) for value, label in GuestState.choices},  # type: ignore[dict-item]
-        "guest_kinds": {"caller": _("Caller"), "guest": _("Remote guest")},  # type: ignore[dict-item]
+        "guest_states": {value: str(label) for value, label in GuestState.choices},
+        "guest_kinds": {"caller": _("Caller"), "guest": _("Remote guest")},
         # Guest page.
         "guest_need_media": _(
             "Please allow the microphone (and the camera if you join with video)."

@@ -100,6 +100,8 @@ function renderOverlay() {
     showOverlay(s('confidential_blank'));
   } else if (state.live === false) {
     showOverlay(s('signal_lost'));
+  } else if (player.mode === 'connecting') {
+    showOverlay(s('connecting_video'));
   } else {
     showOverlay('');
   }

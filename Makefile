@@ -57,6 +57,7 @@ bench: $(VENV)/.dev
 	$(BIN)/python -m tests.bench.fanout --viewers 1000,5000 --rate 10 --duration 10 $(BENCH_REDIS) --out bench-report.txt
 	$(BIN)/python -m tests.bench.intake_similarity --questions 100000 --queries 2000 --out bench-report-similarity.txt
 	$(BIN)/python -m tests.bench.intake_pipeline --questions 1000
+	$(BIN)/python -m tests.bench.streaming --viewers 1,5,10 --out bench-report-streaming.txt
 
 bench-quick: $(VENV)/.dev
 	$(BIN)/python -m tests.bench.fanout --quick --out bench-report-quick.txt

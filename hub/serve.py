@@ -111,6 +111,11 @@ def main(argv: list[str] | None = None) -> None:
     class HubCLI(CommandLineInterface):  # type: ignore[misc]
         server_class = make_server_class()
 
+    # Live video: on shutdown, close WebRTC peers and finish HLS and the recordings.
+    from streaming.media.engine import stop_on_server_shutdown
+
+    stop_on_server_shutdown()
+
     # The follow-up timers (warnings, supervision, notices): an embedded daemon thread
     # unless a Celery beat runs them (HUB_FOLLOWUP_EXTERNAL_BEAT).
     from hub.followup.timers import start_embedded_timer

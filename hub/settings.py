@@ -245,7 +245,9 @@ if 30 % HUB_PROGRAM_FPS:
     raise ImproperlyConfigured("HUB_PROGRAM_FPS must divide 30 (1, 2, 3, 5, 6, 10, 15 or 30)")
 HUB_PROGRAM_VIDEO_KBPS = env_int("HUB_PROGRAM_VIDEO_KBPS", 1000, minimum=100)
 HUB_PROGRAM_IDLE_SECONDS = env_float("HUB_PROGRAM_IDLE_SECONDS", 300.0, minimum=1.0)
-HUB_WEBRTC_MAX_VIEWERS = env_int("HUB_WEBRTC_MAX_VIEWERS", 20, minimum=0)
+HUB_WEBRTC_MAX_VIEWERS = env_int("HUB_WEBRTC_MAX_VIEWERS", 8, minimum=0)
 HUB_STUN_URLS = env_list("HUB_STUN_URLS", [])
 HUB_HLS_SEGMENT_SECONDS = env_int("HUB_HLS_SEGMENT_SECONDS", 2, minimum=1)
 HUB_HLS_LIST_SIZE = env_int("HUB_HLS_LIST_SIZE", 6, minimum=3)
+# Off only for a benchmark baseline or a relay-only process: no HLS and NO RECORDING.
+HUB_MEDIA_HLS = env_bool("HUB_MEDIA_HLS", True)

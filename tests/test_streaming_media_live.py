@@ -1,7 +1,8 @@
 """End to end through the real server (``python -m hub.serve`` under Daphne): the demo
 publisher script sends its test pattern over WHIP, a WHEP viewer decodes it, the HLS
 playlist and a segment come over HTTP and decode, and when the publisher leaves the
-viewer gets the waiting slate on the same connection."""
+viewer gets the waiting slate on the same connection. Stopping the server finishes the
+recording."""
 
 from __future__ import annotations
 
@@ -32,13 +33,15 @@ MEDIA_ENV = {
 DEMO_TOKEN = f"studio-{DEMO_PASSWORD}"  # HUB_DEMO_STREAM_TOKEN's default
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubServer]:
-    folder = tmp_path_factory.mktemp("media-live")
-    database = folder / "hub.sqlite3"
-    env = {**MEDIA_ENV, "HUB_MEDIA_ROOT": str(folder / "media")}
+MEDIA_ROOT = "media"
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[HubServer]:
+    database = tmp_path / "hub.sqlite3"
+    env = {**MEDIA_ENV, "HUB_MEDIA_ROOT": str(tmp_path / MEDIA_ROOT)}
     prepare_database(database, **env)
-    hub = HubServer(database, folder / "server.log", **env)
+    hub = HubServer(database, tmp_path / "server.log", **env)
     yield hub
     hub.stop()
 
@@ -48,7 +51,7 @@ def get(url: str) -> tuple[int, dict[str, str], bytes]:
         return response.status, dict(response.headers.items()), response.read()
 
 
-async def test_demo_publisher_reaches_webrtc_and_hls_viewers_through_the_real_server(
+async def test_demo_publisher_reaches_webrtc_and_hls_viewers_and_the_recording_is_finished(
     server: HubServer, tmp_path: Path
 ) -> None:
     publisher = subprocess.Popen(
@@ -125,6 +128,18 @@ async def test_demo_publisher_reaches_webrtc_and_hls_viewers_through_the_real_se
 
         await received.wait_for(waiting, timeout=10, what="waiting slate")
         assert viewer.pc.connectionState == "connected"
+        await viewer.close()
+
+        # Stopping the server finishes the recording: a VOD playlist of every segment.
+        await asyncio.to_thread(server.stop)
+        (recording,) = [
+            p
+            for p in (tmp_path / MEDIA_ROOT / "hls" / "demo").glob("*.m3u8")
+            if p.name != "index.m3u8"
+        ]
+        text = recording.read_text()
+        assert "#EXT-X-PLAYLIST-TYPE:VOD" in text and text.rstrip().endswith("#EXT-X-ENDLIST")
+        assert len([x for x in text.splitlines() if x.endswith(".ts")]) >= 4
     finally:
         if publisher.poll() is None:
             publisher.kill()

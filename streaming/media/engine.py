@@ -106,7 +106,7 @@ class MediaEngine:
         self,
         *,
         config: ProgramConfig | None = None,
-        hls: bool = True,
+        hls: bool | None = None,
         hls_config: HlsConfig | None = None,
         media_root: Path | None = None,
         max_viewers: int | None = None,
@@ -114,7 +114,7 @@ class MediaEngine:
         stun_urls: list[str] | None = None,
     ) -> None:
         self.config = config or ProgramConfig.from_settings()
-        self.hls = hls
+        self.hls = settings.HUB_MEDIA_HLS if hls is None else hls
         self.hls_config = hls_config or HlsConfig.from_settings()
         self.media_root = Path(media_root or settings.HUB_MEDIA_ROOT)
         self.max_viewers = settings.HUB_WEBRTC_MAX_VIEWERS if max_viewers is None else max_viewers
@@ -658,3 +658,24 @@ def reset_engine(engine: MediaEngine | None = None) -> None:
     global _engine
     with _engine_lock:
         _engine = engine
+
+
+def stop_on_server_shutdown(timeout: float = 15.0) -> None:
+    """Under Daphne (``hub.serve``): before the reactor stops, stop every programme, so
+    peers are closed, the HLS playlists and recordings are finished (``#EXT-X-ENDLIST``)
+    and the control plane hears of it. Bounded by ``timeout`` seconds."""
+    from twisted.internet import reactor
+    from twisted.internet.defer import Deferred
+
+    def stop() -> Any:
+        engine = _engine
+        if engine is None or engine._loop is None or engine._loop.is_closed():
+            return None
+        if not engine.sessions():
+            return None
+        future = asyncio.ensure_future(asyncio.wait_for(engine.shutdown(), timeout))
+        return Deferred.fromFuture(future).addErrback(
+            lambda failure: logger.error("stopping the media engine failed: %s", failure)
+        )
+
+    reactor.addSystemEventTrigger("before", "shutdown", stop)  # type: ignore[attr-defined,arg-type]

@@ -4,13 +4,22 @@ Public surface (the control plane and the pages use only these names):
 
 - :func:`get_engine` returns this process's :class:`MediaEngine`.
 - :meth:`MediaEngine.status` (thread-safe, callable from sync views and actions) returns
-  what the engine holds for a session slug::
+  what this process holds for a session slug::
 
-      {"slug": "demo", "program": bool, "publisher_connected": bool,
-       "webrtc_viewers": int, "webrtc_viewer_cap": int, "guests": int,
+      {"slug": "demo",
+       "program": bool,                 # a programme runs here (not stopping)
+       "publisher_connected": bool,     # a studio publisher is connected (WHIP)
+       "showing": "studio" | "waiting" | "confidential" | "audio_only" | None,
+       "confidential": bool, "on_air_guest_ids": [int, ...], "guests": int,
+       "webrtc_viewers": int,           # WHEP viewers of this session here
+       "webrtc_viewers_process": int,   # ... of every session in this process
+       "webrtc_viewer_cap": int,        # HUB_WEBRTC_MAX_VIEWERS (per process)
        "hls_available": bool, "hls_url": "/hls/demo/index.m3u8" | None,
-       "recording": bool, "recording_path": str | None, "confidential": bool,
-       "on_air_guest_ids": [int, ...]}
+       "recording": bool,
+       "recording_path": "hls/demo/<run>.m3u8" | None,   # relative to HUB_MEDIA_ROOT
+       "recording_started_at": ISO 8601 | None}
+
+  A slug this process knows nothing about gets the same keys, all false/zero/None.
 
 - The HTTP endpoints (:mod:`streaming.views`) call the coroutines below; each returns
   ``(resource_id, answer_sdp)`` for an SDP offer and raises a :class:`streaming.media.errors`
@@ -21,13 +30,21 @@ Public surface (the control plane and the pages use only these names):
   ``leave_guest``, ``listen_guest`` (the host hears a guest in the waiting room).
 
 Where media lives: every peer of a session terminates in the process holding that
-session's :class:`streaming.media.program.Program` (deploy routes ``/whip/``, ``/whep/``
-and ``/guest/`` by slug to one process). The program runs on the server's event loop;
-encoders run in worker threads (aiortc's senders, the HLS packager).
+session's :class:`streaming.media.program.Program`: deploy/nginx.conf sends all of
+``/whip/``, ``/whep/`` and ``/guest/`` to one media process, which follows control-plane
+changes made on any process through the session's event stream (Redis). The programme
+runs on the server's event loop; encoders run in worker threads (aiortc's senders, the
+HLS packager). :func:`stop_on_server_shutdown` (called by ``hub.serve``) finishes every
+programme and recording when the server stops.
 """
 
 from __future__ import annotations
 
-from streaming.media.engine import MediaEngine, get_engine, reset_engine
+from streaming.media.engine import (
+    MediaEngine,
+    get_engine,
+    reset_engine,
+    stop_on_server_shutdown,
+)
 
-__all__ = ["MediaEngine", "get_engine", "reset_engine"]
+__all__ = ["MediaEngine", "get_engine", "reset_engine", "stop_on_server_shutdown"]

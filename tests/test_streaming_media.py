@@ -543,3 +543,92 @@ async def test_host_listens_to_a_guest_in_the_waiting_room_and_others_may_not(
         await guest.close()
         await listener_heard.stop()
         await guest_hears.stop()
+
+
+# -- codecs, audio-only studio, programme life ----------------------------------------------
+
+
+async def test_h264_viewer_and_vp8_viewer_both_decode_the_studio(
+    studio: Any, engine: MediaEngine, http: Any
+) -> None:
+    publisher = await publish(http)
+    viewers = []
+    try:
+        for codec in ("h264", "vp8"):
+            received = Received()
+            client = WhepClient(f"{BASE}/whep/live", http=http)
+            await client.play(received.on_track, video_codec=codec)
+            viewers.append((client, received))
+            answer = client.pc.remoteDescription.sdp
+            first_video_codec = answer.split("m=video", 1)[1].split("a=rtpmap:", 1)[1]
+            assert first_video_codec.split()[1].lower().startswith(codec)
+        for _client, received in viewers:
+            await received.wait_for(showing_bars, what="bars")
+            assert received.sizes == {SIZE}
+    finally:
+        for client, received in viewers:
+            await client.close()
+            await received.stop()
+        await publisher.close()
+
+
+async def test_audio_only_studio_shows_the_audio_slate_and_is_heard(
+    studio: Any, engine: MediaEngine, http: Any
+) -> None:
+    publisher = WhipClient(f"{BASE}/whip/live", token=TOKEN, http=http)
+    await publisher.publish(ToneTrack(1000))  # a radio studio: sound only
+    viewer, received = await play(http)
+    try:
+        await received.wait_for(showing_slate(SlateKind.AUDIO_ONLY), what="audio-only slate")
+        assert tone_ratio(await hear(received), 1000) > 0.8
+    finally:
+        await viewer.close()
+        await publisher.close()
+        await received.stop()
+
+
+async def test_programme_stops_when_the_session_ends_and_the_recording_is_finished(
+    studio: Any, engine: MediaEngine, http: Any, users: Any, tmp_path: Path
+) -> None:
+    from hub.actions.sessions import do_end_session
+    from streaming.models import Recording
+
+    publisher = await publish(http)
+    viewer, received = await play(http)
+    try:
+        await received.wait_for(showing_bars, what="bars")
+        await asyncio.sleep(1.2)  # a segment or two
+        await action(do_end_session, users["host"], studio.pk)
+        deadline = time.monotonic() + 10
+        while engine.sessions() and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert engine.sessions() == {}
+        assert engine.status("live")["program"] is False
+        await asyncio.sleep(0.3)
+        assert viewer.pc.connectionState == "closed"  # the server hung up
+    finally:
+        await viewer.close()
+        await publisher.close()
+        await received.stop()
+    recording = await action(lambda: Recording.objects.get(session=studio))
+    assert recording.ended_at is not None
+    assert (tmp_path / recording.path).read_text().rstrip().endswith("#EXT-X-ENDLIST")
+
+
+async def test_idle_programme_stops_by_itself_after_everyone_left(
+    studio: Any, engine: MediaEngine, http: Any
+) -> None:
+    engine.idle_seconds = 0.5
+    publisher = await publish(http)
+    viewer, received = await play(http)
+    await received.wait_for(showing_bars, what="bars")
+    await viewer.close()
+    assert engine.status("live")["program"] is True  # the studio is still there
+    await publisher.close()
+    await received.stop()
+    deadline = time.monotonic() + 10
+    while engine.sessions() and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert engine.sessions() == {}
+    status = engine.status("live")
+    assert status["program"] is False and status["recording"] is False

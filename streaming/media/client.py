@@ -19,7 +19,7 @@ import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
 
@@ -110,10 +110,17 @@ class WhepClient(_Client):
         *,
         video: bool = True,
         audio: bool = True,
+        video_codec: str | None = None,
     ) -> None:
+        """Receive the programme; ``video_codec`` ("vp8", "h264") is offered first."""
         self.pc.on("track", on_track)
         if video:
-            self.pc.addTransceiver("video", direction="recvonly")
+            transceiver = self.pc.addTransceiver("video", direction="recvonly")
+            if video_codec:
+                capabilities = RTCRtpReceiver.getCapabilities("video")
+                codecs = capabilities.codecs if capabilities else []
+                first = [c for c in codecs if c.mimeType.lower() == f"video/{video_codec}"]
+                transceiver.setCodecPreferences(first + [c for c in codecs if c not in first])
         if audio:
             self.pc.addTransceiver("audio", direction="recvonly")
         await self._exchange()

@@ -130,6 +130,7 @@ class MediaEngine:
         self._background: set[asyncio.Future[None]] = set()
         self._status_lock = threading.Lock()
         self._status: dict[str, dict[str, Any]] = {}
+        self._viewers_total = 0
 
     # -- status (any thread) ----------------------------------------------------------------
     def status(self, slug: str) -> dict[str, Any]:
@@ -148,7 +149,7 @@ class MediaEngine:
             "on_air_guest_ids": [],
             "guests": 0,
             "webrtc_viewers": 0,
-            "webrtc_viewers_process": self.viewer_count,
+            "webrtc_viewers_process": self._viewers_total,
             "webrtc_viewer_cap": self.max_viewers,
             "hls_available": False,
             "hls_url": None,
@@ -159,14 +160,18 @@ class MediaEngine:
 
     @property
     def viewer_count(self) -> int:
-        return sum(len(m.viewers) for m in list(self._sessions.values()))
+        """WebRTC viewers of this process (event loop only; other threads: status())."""
+        return sum(len(m.viewers) for m in self._sessions.values())
 
     def _refresh(self, slug: str) -> None:
+        """Rebuild the status snapshot of ``slug`` (event loop only)."""
+        self._viewers_total = self.viewer_count
         media = self._sessions.get(slug)
         status = self._empty_status(slug)
         if media is not None:
             hls_ok = media.packager is not None and media.packager.available
             status.update(media.program.status())
+            status["program"] = status["program"] and not media.stopping
             status.update(
                 publisher_connected=media.publisher is not None,
                 guests=len(media.guests),

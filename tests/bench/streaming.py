@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aiortc import RTCRtpReceiver, rtcrtpreceiver
+from aiortc import rtcrtpreceiver
 from aiortc.codecs.base import Decoder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
@@ -128,14 +128,7 @@ class Viewer:
         self.codec = codec
 
     async def start(self) -> None:
-        pc = self.client.pc
-        pc.on("track", self.drain.on_track)
-        video = pc.addTransceiver("video", direction="recvonly")
-        codecs = RTCRtpReceiver.getCapabilities("video").codecs
-        preferred = [c for c in codecs if c.mimeType.lower() == f"video/{self.codec}"]
-        video.setCodecPreferences(preferred + [c for c in codecs if c not in preferred])
-        pc.addTransceiver("audio", direction="recvonly")
-        await self.client._exchange()
+        await self.client.play(self.drain.on_track, video_codec=self.codec)
 
     async def stop(self) -> None:
         await self.client.close()

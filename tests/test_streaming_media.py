@@ -632,3 +632,16 @@ async def test_idle_programme_stops_by_itself_after_everyone_left(
     assert engine.sessions() == {}
     status = engine.status("live")
     assert status["program"] is False and status["recording"] is False
+
+
+async def test_a_programme_that_cannot_start_answers_503_with_a_clear_code(
+    studio: Any, engine: MediaEngine, tmp_path: Path
+) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the media folder should be")
+    engine.media_root = blocked
+    response = await post(AsyncClient(), "/whep/live", await an_offer(receive=True))
+    assert response.status_code == 503
+    assert response.json()["code"] == "media_unavailable"
+    assert engine.sessions() == {}
+    assert engine.status("live")["webrtc_viewers_process"] == 0

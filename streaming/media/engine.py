@@ -36,6 +36,7 @@ from streaming.media.db import call_db as _db
 from streaming.media.errors import (
     BadOffer,
     GuestNotConnected,
+    MediaUnavailable,
     SessionNotLive,
     UnknownResource,
     ViewerCapReached,
@@ -220,9 +221,16 @@ class MediaEngine:
         self._starting[slug] = future
         try:
             media = await self._start_session(slug, session_id)
-        except BaseException as error:
+        except asyncio.CancelledError as error:
             future.set_exception(error)
             raise
+        except Exception as error:
+            # A disk that cannot be written, an encoder that cannot open: the server's
+            # fault, said clearly (503) rather than as a bare 500.
+            logger.exception("programme %s cannot start", slug)
+            unavailable = MediaUnavailable(_("Live video cannot start on this server now"))
+            future.set_exception(unavailable)
+            raise unavailable from error
         finally:
             self._starting.pop(slug, None)
         future.set_result(media)

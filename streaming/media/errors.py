@@ -28,6 +28,13 @@ class ViewerCapReached(DomainError):
         self.retry_after = retry_after
 
 
+class MediaUnavailable(DomainError):
+    """The programme cannot run here (disk, encoder): try again later."""
+
+    code = "media_unavailable"
+    http_status = 503
+
+
 class UnknownResource(NotFound):
     code = "unknown_resource"
 

@@ -341,8 +341,14 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(f"{command}", flush=True)
     viewers_do_not_decode_video()
+    load_before = os.getloadavg()[0]
     samples = asyncio.run(run(args))
     text = report(args, samples, command)
+    text += (
+        f"machine load average (1 min) at start {load_before:.2f}, at end "
+        f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs: other work on the machine "
+        "lowers the frame rates and can push counts into saturation\n"
+    )
     print(text)
     if args.out:
         args.out.write_text(text)

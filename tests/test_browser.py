@@ -72,6 +72,11 @@ def test_host_approves_and_the_viewer_page_shows_it_live(
     viewer.get_by_test_id("ask-text").fill(question_text)
     viewer.get_by_test_id("ask-submit").click()
     viewer.get_by_test_id("ask-result").wait_for(state="visible")
+    # The asker's private follow-up code is shown once, with where to use it.
+    code = viewer.get_by_test_id("ask-code-value")
+    code.wait_for(state="visible")
+    assert len(code.inner_text().strip()) >= 8
+    assert viewer.get_by_test_id("ask-code-link").get_attribute("href") == "/followup/code/"
     # Not published until the host approves it.
     assert question_text not in viewer.get_by_test_id("question-list").inner_text()
 

@@ -56,6 +56,7 @@ const els = {
   askPrivate: byTestId('ask-private'),
   askSubmit: byTestId('ask-submit'),
   askResult: byTestId('ask-result'),
+  askCode: byTestId('ask-code'),
   askClosed: byTestId('ask-closed'),
   sort: byTestId('sort'),
 };
@@ -447,6 +448,14 @@ function showResult(message, kind) {
   setText(els.askResult, message);
 }
 
+/** Show the asker's private follow-up code (returned once by the server, never stored by
+ * the page: whoever reads it can rate the reply in the asker's name). */
+function showPrivateCode(code) {
+  if (!els.askCode) return;
+  els.askCode.hidden = !code;
+  setText(els.askCode.querySelector('[data-role="code"]'), code || '');
+}
+
 function markInvalid(field, invalid) {
   if (field) field.setAttribute('aria-invalid', invalid ? 'true' : 'false');
 }
@@ -499,6 +508,7 @@ els.form.addEventListener('submit', async (event) => {
     });
     idempotencyKey = null;
     showResult((result && result.message) || t('ask_thanks'), 'success');
+    showPrivateCode(result && result.private_code);
     if (result && typeof result.id === 'number') {
       state.mine.add(result.id);
       storageSet(`hub:mine:${slug}`, [...state.mine].slice(-200));

@@ -45,6 +45,17 @@ class Command(BaseCommand):
         ]
         lines += [
             "",
+            "  After the broadcast (follow-up) and the answer library:",
+            f"    Public tracking board     {base}/followup/",
+            f"    Departments and KPIs      {base}/followup/departments/",
+            f"    Follow my question (code) {base}/followup/code/",
+            f"    Staff / department work   {base}/followup/work/  (staff, dept)",
+            f"    Weekly report (专报)      {base}/followup/report/  (staff)",
+            f"    Open311 GeoReport v2      {base}/open311/v2/requests.json",
+            f"    Answer library (FAQ)      {base}/library/",
+        ]
+        lines += [
+            "",
             "  Database: " + settings.DATABASES["default"]["NAME"].__str__(),
             "  Fan-out and channel layer: "
             + ("Redis " + str(settings.REDIS_URL) if settings.REDIS_URL else "in-process"),

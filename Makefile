@@ -53,10 +53,14 @@ lint: $(VENV)/.dev
 # Also measures the Redis fan-out path when a local Redis answers on 127.0.0.1:6379.
 BENCH_REDIS = $$($(BIN)/python -c "import socket; socket.create_connection(('127.0.0.1', 6379), 0.5); print('--redis redis://127.0.0.1:6379/0')" 2>/dev/null)
 
+# The intake pipeline is measured on SQLite, and on PostgreSQL too when one answers on
+# 127.0.0.1:5432 (in a database of its own, hub_bench_intake, made and dropped by the run).
+BENCH_INTAKE_DATABASES = $$($(BIN)/python -c "import socket; socket.create_connection(('127.0.0.1', 5432), 0.5); print('sqlite,postgres')" 2>/dev/null || echo sqlite)
+
 bench: $(VENV)/.dev
 	$(BIN)/python -m tests.bench.fanout --viewers 1000,5000 --rate 10 --duration 10 $(BENCH_REDIS) --out bench-report.txt
 	$(BIN)/python -m tests.bench.intake_similarity --questions 100000 --queries 2000 --out bench-report-similarity.txt
-	$(BIN)/python -m tests.bench.intake_pipeline --questions 1000
+	$(BIN)/python -m tests.bench.intake_pipeline --databases $(BENCH_INTAKE_DATABASES) --out bench-report-intake.txt
 	$(BIN)/python -m tests.bench.streaming --viewers 1,5,10 --out bench-report-streaming.txt
 
 bench-quick: $(VENV)/.dev

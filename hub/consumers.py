@@ -31,6 +31,7 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_UNKNOWN_SESSION = 4404
 MAX_COMMAND_BYTES = 65536
 COUNTS_INTERVAL_SECONDS = 1.0
+SNAPSHOT_PACING_SECONDS = 0.02
 
 
 def _run_command(user: Any, session_id: int, command: Any) -> dict[str, Any]:
@@ -121,7 +122,16 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
             ),
         )
         snapshot = await database_sync_to_async(console_snapshot)(self.session_id)
+        # A busy session's questions do not fit one WebSocket message: the first come with
+        # the snapshot, the others right after in questions_batch frames.
+        first, *rest = protocol.staff_question_chunks(snapshot.questions) or [[]]
+        snapshot.questions = first
         await self._send("snapshot", snapshot)
+        for chunk in rest:
+            # Let the server write the previous frame out first: it closes a connection
+            # with more than HUB_WS_MAX_BUFFER_BYTES waiting to be written.
+            await asyncio.sleep(SNAPSHOT_PACING_SECONDS)
+            await self._send("questions_batch", protocol.QuestionsBatch(questions=chunk))
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "group"):

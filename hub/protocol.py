@@ -446,6 +446,30 @@ class ConsoleQuestionsBatchFrame(_ConsoleFrame):
     data: QuestionsBatch
 
 
+#: Console frames stay well under the WebSocket message limit (Daphne's default, 1 MiB):
+#: a busy session's snapshot, or a very big batch, is sent as several frames.
+FRAME_BUDGET_BYTES = 512 * 1024
+
+
+def staff_question_chunks(
+    questions: list[StaffQuestion], budget: int = FRAME_BUDGET_BYTES
+) -> list[list[StaffQuestion]]:
+    """``questions`` in order, cut into lists whose frames stay under ``budget`` bytes
+    (estimated from the texts, at most 3 bytes a character, plus the fixed fields)."""
+    chunks: list[list[StaffQuestion]] = [[]]
+    size = 0
+    for question in questions:
+        estimate = 1024 + 3 * (
+            len(question.text) + len(question.original_text) + len(question.rejection_note)
+        )
+        if chunks[-1] and size + estimate > budget:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(question)
+        size += estimate
+    return chunks if chunks[-1] else []
+
+
 class ConsoleSessionFrame(_ConsoleFrame):
     type: Literal["session_state"]
     data: SessionInfo

@@ -34,6 +34,7 @@ OPEN_TARGETS = (
     QuestionState.UNANSWERED,
 )
 MAX_SESSIONS = 16
+_MANY = 512  # questions indexed at once above which the index merges its arrays once
 logger = logging.getLogger(__name__)
 
 
@@ -235,14 +236,18 @@ class _SessionIndex:
         self._index(self._new_rows(session_id).iterator(chunk_size=2000))
 
     def _index(self, rows: Iterable[tuple[int, str, str, str]]) -> None:
+        pairs = []
         for pk, text, visibility, state in rows:
             self.last_id = pk
             if pk in self.known:
                 self.known.discard(pk)
                 continue
-            # The question being taken in is indexed too (only left out of its own
-            # results), so that the next one can be merged into it.
             if visibility == Visibility.PUBLIC and state in OPEN_TARGETS:
+                pairs.append((pk, text))
+        if len(pairs) > _MANY:
+            self.index.add_many(pairs)  # a warm-up: the sorted arrays are merged once
+        else:
+            for pk, text in pairs:
                 self.index.add(pk, text)
 
 

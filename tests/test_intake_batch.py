@@ -370,3 +370,108 @@ def test_items_keep_their_order_and_each_source_id_its_first_text(live_session: 
     assert repeat.question is first.question and not repeat.created
     assert Question.objects.get(channel_source_id="o-1").text == "第一次送达的工单内容"
     assert isinstance(other, IntakeResult) and other.question.pk > first.question.pk
+
+
+# --- the speed-ups change no result -----------------------------------------------------------
+
+
+def test_the_fast_traditional_to_simplified_converter_gives_opencc_s_output() -> None:
+    import random
+
+    from opencc import OpenCC
+
+    from hub.intake.samples import SampleStream
+    from hub.t2s import TraditionalToSimplified
+
+    reference, fast, s2t = OpenCC("t2s"), TraditionalToSimplified(), OpenCC("s2t")
+    texts = [s.text for s in SampleStream(5).take(800)]
+    texts += [s2t.convert(t) for t in texts[:400]]
+    # The dictionaries' own phrases glued together and overlapping: where longest-match
+    # choices matter.
+    reference._init_dict()
+    (_, _, phrases), (_, _, characters) = reference._dict_chain_data[0]
+    pieces = [*phrases, *list(characters)[:300], "，", " ", "a", "的", "了"]
+    rng = random.Random(1)
+    for _ in range(1500):
+        texts.append("".join(rng.choice(pieces) for _ in range(rng.randint(1, 10))))
+        word = rng.choice(list(phrases))
+        texts.append(word[:-1] + rng.choice(list(phrases)))
+    assert [fast.convert(t) for t in texts] == [reference.convert(t) for t in texts]
+
+
+def test_minhash_signatures_are_datasketch_s_and_preselection_keeps_every_result(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from hub.intake.samples import SampleStream
+    from hub.text import normalise_text
+    from moderation import similarity
+
+    stream = SampleStream(11)
+    stored = [normalise_text(s.text) for s in stream.take(3000)]
+    queries = [normalise_text(s.text) for s in stream.take(400)]
+    index = similarity.SimilarityIndex.rebuild(enumerate(stored))
+    for question_id in range(0, 3000, 7):
+        index.remove(question_id)  # dead groups are left out too
+    for text in queries[:200]:
+        features = index.analyzer.features(text)
+        if features:
+            assert (index.signature(features) == index.minhash(features).hashvalues).all()
+    calls = []
+    preselect = similarity._GroupColumns.preselect
+
+    def counted(self: Any, *args: Any, **kwargs: Any) -> list[int]:
+        calls.append(1)
+        return preselect(self, *args, **kwargs)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(similarity._GroupColumns, "preselect", counted)
+        preselected = [index.candidates(t, limit) for t in queries for limit in (1, 5, 6)]
+    assert len(calls) > len(queries)  # most lookups went through the NumPy preselection
+    monkeypatch.setattr(similarity, "_PRESELECT_ABOVE", 10**9)  # score every group exactly
+    exact = [index.candidates(t, limit) for t in queries for limit in (1, 5, 6)]
+    assert preselected == exact
+    assert sum(1 for found in exact if found) > len(exact) // 2
+
+
+async def test_a_busy_session_s_console_snapshot_continues_in_frames_that_fit_a_websocket_message(
+    users: dict[str, Any], live_session: Any
+) -> None:
+    """Daphne refuses to send a WebSocket message over 1 MiB: the console of a session with
+    thousands of questions still opens, its snapshot continued in questions_batch frames."""
+    import json as json_module
+
+    from channels.db import database_sync_to_async
+    from channels.routing import URLRouter
+    from channels.testing import WebsocketCommunicator
+    from django.urls import path
+
+    from hub import protocol
+    from hub.consumers import ConsoleConsumer
+
+    long_text = "老旧小区改造进度问题，" * 40  # 440 characters, ~1.3 kB a question in UTF-8
+    items = [
+        IntakeItem(
+            session_id=live_session.pk,
+            channel="microblog",
+            text=f"{long_text}第{n}条",
+            source_id=f"status:{n}",
+        )
+        for n in range(900)
+    ]
+    await database_sync_to_async(do_intake_batch)(items)
+
+    app = URLRouter([path("ws/sessions/<slug:slug>/console", ConsoleConsumer.as_asgi())])
+    console = WebsocketCommunicator(app, "/ws/sessions/live/console")
+    console.scope["user"] = users["observer"]
+    assert (await console.connect())[0]
+    seen: dict[int, dict[str, Any]] = {}
+    sizes = []
+    while len(seen) < 900:
+        text = await console.receive_from(timeout=10)
+        protocol.console_frame_adapter.validate_json(text)
+        frame = json_module.loads(text)
+        if frame["type"] in ("snapshot", "questions_batch"):
+            sizes.append(len(text.encode()))
+            seen.update((q["id"], q) for q in frame["data"]["questions"])
+    await console.disconnect()
+    assert len(sizes) > 1 and max(sizes) < 1024 * 1024

@@ -36,7 +36,7 @@ from hub.models import (
     Visibility,
 )
 from hub.presenters import member_sources, staff_question
-from hub.protocol import QuestionsBatch, StaffQuestion
+from hub.protocol import QuestionsBatch, StaffQuestion, staff_question_chunks
 from hub.text import WIDTH_TABLE, normalise_text, to_simplified
 
 if TYPE_CHECKING:
@@ -396,5 +396,7 @@ def _tell_consoles(created: list[Question], targets: list[Question], now: dateti
         if len(views) <= SEPARATE_FRAMES_MAX:
             for view in views:
                 send_console_event(session_id, "question", view, now)
-        else:
-            send_console_event(session_id, "questions_batch", QuestionsBatch(questions=views), now)
+            continue
+        # One frame, unless the batch is too big for one WebSocket message.
+        for chunk in staff_question_chunks(views):
+            send_console_event(session_id, "questions_batch", QuestionsBatch(questions=chunk), now)

@@ -73,12 +73,18 @@ const els = {
   mergeDialog: byTestId('merge-dialog'),
 };
 
+// With thousands of questions only the first `limit` of the filtered list are in the page;
+// more join as the host scrolls to the end of the list or moves the selection there, so a
+// batch of new questions never costs more than one page of DOM work.
+const PAGE = 150;
+
 const ui = {
   selected: null,
   visible: [],
   busy: new Set(),
   version: 0,
   ready: false,
+  limit: PAGE,
 };
 
 // --- Commands ----------------------------------------------------------------------------
@@ -217,8 +223,21 @@ function byPriority(a, b) {
   return (b.priority || 0) - (a.priority || 0) || byReceived(a, b);
 }
 
+// Parsed once per question view (a new view is a new object): sorting thousands of
+// questions must not parse dates in the comparator.
+const receivedMs = new WeakMap();
+
+function receivedAt(q) {
+  let ms = receivedMs.get(q);
+  if (ms === undefined) {
+    ms = Date.parse(q.received_at) || 0;
+    receivedMs.set(q, ms);
+  }
+  return ms;
+}
+
 function byReceived(a, b) {
-  return (Date.parse(a.received_at) || 0) - (Date.parse(b.received_at) || 0) || a.id - b.id;
+  return receivedAt(a) - receivedAt(b) || a.id - b.id;
 }
 
 const itemCache = new Map(); // id → {el, q, selected, busy, version}
@@ -411,6 +430,9 @@ function renderQueueItem(q, selected) {
   });
   return h('li', {
     class: `q-item state-${q.state}${selected ? ' is-selected' : ''}`,
+    // Items out of sight are neither laid out nor painted: a page of 150 questions costs
+    // about as much as the few on screen when a batch changes the list.
+    style: 'content-visibility: auto; contain-intrinsic-size: auto 180px',
     'data-testid': `q-${q.id}`,
     'data-id': String(q.id),
     'data-state': q.state,
@@ -447,15 +469,19 @@ function renderQueue() {
   // Keep a selection: if the selected question left the view, select its neighbour.
   const prevIndex = ui.visible.indexOf(ui.selected);
   ui.visible = list.map((q) => q.id);
-  if (ui.selected !== null && !ui.visible.includes(ui.selected)) {
-    ui.selected = ui.visible.length ? ui.visible[Math.min(Math.max(prevIndex, 0), ui.visible.length - 1)] : null;
+  let selectedIndex = ui.selected === null ? -1 : ui.visible.indexOf(ui.selected);
+  if (ui.selected !== null && selectedIndex < 0) {
+    selectedIndex = ui.visible.length ? Math.min(Math.max(prevIndex, 0), ui.visible.length - 1) : -1;
+    ui.selected = selectedIndex < 0 ? null : ui.visible[selectedIndex];
   }
   if (ui.selected === null && ui.visible.length) ui.selected = ui.visible[0];
+  if (selectedIndex >= ui.limit) ui.limit = Math.ceil((selectedIndex + 1) / PAGE) * PAGE;
+  const shown = list.length > ui.limit ? list.slice(0, ui.limit) : list;
 
   const active = document.activeElement;
   let cursor = els.queue.firstElementChild;
   const keep = new Set();
-  for (const q of list) {
+  for (const q of shown) {
     const selected = q.id === ui.selected;
     const busy = ui.busy.has(q.id);
     const related = relatedKey(q);
@@ -486,7 +512,11 @@ function renderQueue() {
     if (!keep.has(cursor)) cursor.remove();
     cursor = next;
   }
-  for (const id of itemCache.keys()) if (!client.questions.has(id)) itemCache.delete(id);
+  for (const [id, cached] of itemCache) {
+    // Forget questions that are gone, and (past a few pages) items out of the page.
+    if (!client.questions.has(id) || (itemCache.size > 4 * PAGE && !keep.has(cached.el))) itemCache.delete(id);
+  }
+  showMore(shown.length, list.length);
 
   const hiddenMerged = stateFilter || showMerged() || /^#\d+$/.test(text) ? 0
     : all.filter((q) => q.state === 'merged' && matches(q, channel, 'merged', text)).length;
@@ -495,6 +525,28 @@ function renderQueue() {
   setText(els.queueCount, ui.ready ? countText : '');
   els.queueEmpty.hidden = list.length > 0;
   setText(els.queueEmpty, ui.ready ? t('no_match') : t('connecting'));
+}
+
+// The end of the page: when it scrolls into view, the next page of questions joins.
+const moreMarker = h('p', { class: 'q-more muted', 'data-testid': 'queue-more', hidden: true });
+els.queue.after(moreMarker);
+if ('IntersectionObserver' in window) {
+  new IntersectionObserver((entries) => {
+    if (entries.some((entry) => entry.isIntersecting) && ui.visible.length > ui.limit) {
+      ui.limit += PAGE;
+      render();
+    }
+  }, { rootMargin: '400px' }).observe(moreMarker);
+}
+
+function showMore(shown, total) {
+  moreMarker.hidden = shown >= total;
+  if (shown < total) setText(moreMarker, t('showing', { shown, total }));
+}
+
+function resetPage() {
+  ui.limit = PAGE;
+  render();
 }
 
 function select(id, focus = true) {
@@ -1024,10 +1076,10 @@ document.addEventListener('keydown', (event) => {
   if (handled) event.preventDefault();
 });
 
-for (const control of [els.filterChannel, els.filterState]) control.addEventListener('change', () => render());
-els.filterText.addEventListener('input', () => render());
-if (els.filterMerged) els.filterMerged.addEventListener('change', () => render());
-if (els.sortQueue) els.sortQueue.addEventListener('change', () => render());
+for (const control of [els.filterChannel, els.filterState]) control.addEventListener('change', resetPage);
+els.filterText.addEventListener('input', resetPage);
+if (els.filterMerged) els.filterMerged.addEventListener('change', resetPage);
+if (els.sortQueue) els.sortQueue.addEventListener('change', resetPage);
 
 // --- Render ------------------------------------------------------------------------------
 

@@ -302,7 +302,8 @@ let commandCounter = 0;
 /**
  * The staff console stream. State: hello ({user, roles, permissions}), session, counts and
  * questions (Map id → StaffQuestion). `listener(kind, payload)` is called after every change
- * with kind: hello | snapshot | question | session | counts | status | error.
+ * with kind: hello | snapshot | question | questions (a batch: an array) | session | counts |
+ * status | error.
  */
 export class ConsoleClient {
   constructor({ slug, base = '/ws', listener = () => {}, ackTimeoutMs = 15000, WebSocketImpl, urlFor = wsUrl, messages = {} }) {
@@ -388,6 +389,14 @@ export class ConsoleClient {
           this._emit('question', data);
         }
         break;
+      case 'questions_batch': {
+        // A batch taken in at once (hundreds of questions): one event for all of them.
+        const questions = (data && Array.isArray(data.questions) ? data.questions : [])
+          .filter((q) => q && typeof q.id === 'number');
+        for (const q of questions) this.questions.set(q.id, q);
+        if (questions.length) this._emit('questions', questions);
+        break;
+      }
       case 'session_state':
         this.session = data;
         this._emit('session', data);

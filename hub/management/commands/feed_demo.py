@@ -420,7 +420,20 @@ class Command(BaseCommand):
             while True:
                 frame = json.loads(await asyncio.wait_for(socket.recv(), TIMEOUT))
                 if frame["type"] == "snapshot":
-                    return socket, frame["data"]
+                    break
+            snapshot = frame["data"]
+            # A busy session's questions continue in questions_batch frames.
+            total = sum(snapshot["counts"]["by_channel"].values())
+            questions = {q["id"]: q for q in snapshot["questions"]}
+            while len(questions) < total:
+                try:
+                    frame = json.loads(await asyncio.wait_for(socket.recv(), 5.0))
+                except TimeoutError:
+                    break
+                if frame["type"] == "questions_batch":
+                    questions.update((q["id"], q) for q in frame["data"]["questions"])
+            snapshot["questions"] = list(questions.values())
+            return socket, snapshot
 
         observer, snapshot = await session_of("observer")
         await observer.close()

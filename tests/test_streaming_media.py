@@ -496,8 +496,13 @@ async def test_guest_is_heard_by_viewers_only_on_air_and_hears_the_programme_wit
         assert tone_ratio(back, 1000) > 0.8 and tone_ratio(back, 440) < 0.05  # mix-minus
 
         await action(do_take_guest_off_air, host, studio.pk, invitation.invite.pk)
-        await asyncio.sleep(0.5)
-        assert tone_ratio(await hear(received), 440) < 0.05
+        # Audio already in the jitter and receive buffers may still carry the guest for a
+        # moment (longer on a loaded machine): the programme must be clean within 5 s.
+        deadline = asyncio.get_running_loop().time() + 5.0
+        while (after := tone_ratio(await hear(received), 440)) >= 0.05:
+            if asyncio.get_running_loop().time() > deadline:
+                break
+        assert after < 0.05
     finally:
         await guest.close()
         await viewer.close()

@@ -97,7 +97,13 @@ similarity s share at least one band with probability ``1 - (1 - s**3) ** 40``
 (:func:`candidate_probability`): 0.995 at s = 0.5, 0.93 at 0.4, 0.67 at 0.3, 0.04 at 0.1 —
 a low enough threshold for "suggest". The entries sharing a band with the text are
 counted; at most ``max_candidates`` (200), those sharing the most bands, are scored
-exactly; the best are returned.
+exactly; the best are returned. Above a couple of dozen candidates, one NumPy pass over the
+groups' features (numbered, kept in columns) first sets aside those that cannot be among
+the best, so only a handful are scored with ``math.fsum``: the results are the same.
+MinHash signatures are computed with datasketch's formula in one NumPy expression (the
+same values as :meth:`SimilarityIndex.minhash`), and the analysis of recent texts and the
+band keys of recent feature sets are remembered: intake looks a question up and adds it
+with the same features.
 
 The bands live in two sorted NumPy arrays (band key, entry), plus a dict of recent
 insertions merged into the arrays every ``buffer_docs`` (2,048) new entries; a lookup is

@@ -20,6 +20,8 @@ For each database, in a child process of its own (fresh settings, fresh memory):
    may be merged into — the worst case for lookups (a real session would have merged most
    repeats). No audit rows are pre-loaded. Then the session's similarity index is warmed
    (``moderation.merging``'s per-process index, as a restarted server warms it).
+   Settings as in production where it matters (``HUB_DEBUG=0``: Django does not log
+   every query), with the in-process channel layer and cache of ``make run``.
 3. Candidate lookup latency at that size: ``--lookups`` texts from the same stream, the
    index's ``candidates(text, limit=6)`` (text analysis included, as the pipeline asks);
    the naive scan (every stored question scored exactly, same score) on the first
@@ -168,6 +170,8 @@ def _prepare_database(url: str) -> str:
     os.environ["HUB_DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hub.settings")
     os.environ.pop("HUB_REDIS_URL", None)  # in-process layer and cache, as `make run`
+    # As in production: with DEBUG on, Django also logs and formats every query.
+    os.environ["HUB_DEBUG"] = "0"
     if url.startswith("postgres"):
         import psycopg
 
@@ -324,6 +328,54 @@ def _run_pipeline(
     return time.perf_counter() - started, time.process_time() - cpu, results, latencies
 
 
+#: Where the pipeline's time goes: (label, module, function). Wrapped in the child only.
+PHASES = (
+    ("validation and deduplication", "hub.intake.pipeline", "_plan"),
+    ("screening and sectors", "moderation.actions", "screen_new_questions"),
+    ("similarity lookups", "moderation.actions", "find_same_questions"),
+    ("storing (one transaction)", "hub.intake.pipeline", "_store"),
+    ("after commit: index", "moderation.actions", "index_new_questions"),
+    ("after commit: grown questions", "moderation.actions", "canonical_questions_grown"),
+    ("after commit: console frames", "hub.intake.pipeline", "_tell_consoles"),
+)
+
+
+class _PhaseClock:
+    """CPU seconds spent in each phase function (``_plan``'s own time excludes the two
+    phases it calls)."""
+
+    def __init__(self) -> None:
+        import importlib
+
+        self.cpu: Counter[str] = Counter()
+        self._saved: list[tuple[Any, str, Any]] = []
+        for label, module_name, name in PHASES:
+            module = importlib.import_module(module_name)
+            original = getattr(module, name)
+            self._saved.append((module, name, original))
+            setattr(module, name, self._timed(label, original))
+
+    def _timed(self, label: str, function: Any) -> Any:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.process_time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.cpu[label] += time.process_time() - started
+
+        return timed
+
+    def restore(self) -> None:
+        for module, name, original in self._saved:
+            setattr(module, name, original)
+
+    def per_question(self, questions: int) -> dict[str, float]:
+        cpu = dict(self.cpu)
+        inner = cpu.get("screening and sectors", 0.0) + cpu.get("similarity lookups", 0.0)
+        cpu["validation and deduplication"] = cpu.get("validation and deduplication", 0.0) - inner
+        return {label: 1000 * cpu.get(label, 0.0) / questions for label, _, _ in PHASES}
+
+
 def run_child(args: argparse.Namespace) -> dict[str, Any]:
     url = args.child
     engine = _prepare_database(url)
@@ -344,7 +396,13 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
         call_command("load_demo", verbosity=0)
         session_id = LiveSession.objects.get(slug="demo").pk
         stream = SampleStream(SEED)
+        # What a running server has loaded after its first question: the dictionaries,
+        # the lexicon automaton and the sector model.
+        from moderation import screening, sectors
+
         get_analyzer().load()
+        screening.matcher.get()
+        sectors.model.get()
 
         _say(f"{engine}: pre-loading {args.preload} questions")
         t0 = time.perf_counter()
@@ -401,7 +459,14 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
         for name, size, count in plans:
             items = [_item(s, session_id) for s in stream.take(count)]
             _say(f"{engine}: {name}, {count} questions")
-            elapsed, cpu, outcomes, latencies = _run_pipeline(items, size)
+            clock = _PhaseClock() if size == sizes[0] else None
+            try:
+                elapsed, cpu, outcomes, latencies = _run_pipeline(items, size)
+            finally:
+                if clock is not None:
+                    clock.restore()
+            if clock is not None:
+                result["phases"] = {"batch_size": size, "ms": clock.per_question(count)}
             runs[name] = {
                 "questions": count,
                 "seconds": elapsed,
@@ -480,6 +545,14 @@ def _report(
                     ratio += f", {rate / naive:.0f}x naive"
                 lines.append(f"ratio: {name}: {ratio}")
         lines.append(f"session size at the end: {result['final_size']:,} questions")
+        phases = result.get("phases")
+        if phases:
+            total = sum(phases["ms"].values())
+            lines.append(
+                f"where the CPU goes, batches of {phases['batch_size']} "
+                f"(ms per question, this process; {total:.2f} ms in all):"
+            )
+            lines += [f"  {label:<32} {ms:6.3f}" for label, ms in phases["ms"].items()]
         lines.append("")
         if evaluated:
             rate_ok = best >= GOAL_RATE
@@ -494,11 +567,28 @@ def _report(
                 f"goal {result['engine']}: lookup p99 ≤ {GOAL_P99_MS:.0f} ms: "
                 f"{'PASS' if p99_ok else 'FAIL'} ({lookup['p99']:.2f} ms)"
             )
+            if not rate_ok and phases:
+                lines += _why_not(best, sum(phases["ms"].values()))
         else:
             lines.append(f"goals not evaluated: pre-loaded {args.preload:,} < {GOAL_N:,}")
         lines.append("")
     lines += failed
     return lines, ok
+
+
+def _why_not(rate: float, cpu_ms: float) -> list[str]:
+    return [
+        f"  Why not: one process takes in questions one core at a time; {GOAL_RATE:.0f} q/s "
+        f"needs at most {1000 / GOAL_RATE:.1f} ms of CPU per question, the batched pipeline "
+        f"spends {cpu_ms:.2f} ms (breakdown above; {rate:.0f} q/s measured). Chinese "
+        "segmentation (jieba, pure Python) and the candidate lookup among 100,000 questions "
+        "take about half, Django's per-row work for the bulk inserts and the console's staff "
+        "views most of the rest; the database itself is a small share. What it would take: "
+        "several intake worker processes on a machine with cores to spare (each keeps its "
+        "own index; webhook deliveries spread over them), or segmentation and the lookup in "
+        "native code, and COPY-style inserts; on this 2-core machine shared with other work, "
+        "the measured figure is what one worker sustains."
+    ]
 
 
 # --- machine -----------------------------------------------------------------------------------

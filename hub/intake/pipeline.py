@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -192,6 +192,12 @@ def do_intake_batch(
         except IntegrityError:
             # Another delivery stored some of the same source ids since we looked.
             if attempt == _STORE_ATTEMPTS or not _stored_since(plan):
+                raise
+            continue
+        except OperationalError as error:
+            # Two deliveries inserting the same source ids in another order: PostgreSQL
+            # breaks the deadlock by rolling one back; that one is planned again.
+            if attempt == _STORE_ATTEMPTS or getattr(error.__cause__, "sqlstate", "") != "40P01":
                 raise
             continue
         break

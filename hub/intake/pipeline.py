@@ -208,7 +208,9 @@ def do_intake_batch(
     return plan.results
 
 
-_STORE_ATTEMPTS = 3
+# Each new attempt follows another delivery that stored some of the same source ids (or a
+# deadlock with one): as many as deliveries racing for the same items, in practice few.
+_STORE_ATTEMPTS = 8
 logger = logging.getLogger(__name__)
 
 

@@ -17,9 +17,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape, quoteattr
 
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+
+if TYPE_CHECKING:
+    from hub.followup.kpis import DepartmentKpis
 
 #: The site's font stack (frontend/static/frontend/site.css), for SVG text in pages.
 CSS_FONT = (
@@ -330,3 +335,60 @@ def line_chart(
         ),
         zero_is_data=zero_is_data,
     )
+
+
+def department_bar_charts(rows: Sequence[DepartmentKpis], keys: Sequence[str]) -> list[Chart]:
+    """One bar chart per key, in ``keys`` order, comparing departments: ``assigned`` (tasks
+    assigned, a count), ``completion``, ``on_time`` or ``satisfaction`` (rates, 0–100%).
+
+    Each chart has a bar per department of ``rows`` (in that order) that had a task assigned
+    or dispatched or an evaluation in the period; the others would only add empty bars.
+    Titles and headers are in the active language. The departments page and the weekly
+    report both draw their department charts with this, so they show them alike."""
+    active = [r for r in rows if r.assigned or r.dispatched or r.evaluated]
+    rates: dict[str, tuple[str, str, Callable[[DepartmentKpis], float | None], str]] = {
+        "completion": (
+            _("Completion rate by department"),
+            _("Completion rate"),
+            lambda r: r.completion_rate,
+            PALETTE[2],
+        ),
+        "on_time": (
+            _("On-time rate by department"),
+            _("On-time rate"),
+            lambda r: r.on_time_rate,
+            "",
+        ),
+        "satisfaction": (
+            _("Satisfaction rate by department"),
+            _("Satisfaction rate"),
+            lambda r: r.satisfaction_rate,
+            PALETTE[3],
+        ),
+    }
+    charts = []
+    for key in keys:
+        if key == "assigned":
+            chart = bar_chart(
+                key,
+                _("Tasks assigned by department"),
+                [(r.department_name, r.assigned) for r in active],
+                label_header=_("Department"),
+                value_header=_("Assigned"),
+                color=PALETTE[5],
+            )
+        else:
+            title, value_header, rate, color = rates[key]
+            chart = bar_chart(
+                key,
+                title,
+                [(r.department_name, rate(r)) for r in active],
+                label_header=_("Department"),
+                value_header=value_header,
+                max_value=1.0,
+                value_text=percent,
+                zero_is_data=True,
+                color=color,
+            )
+        charts.append(chart)
+    return charts

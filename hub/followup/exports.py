@@ -36,7 +36,7 @@ from django.conf import settings
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
-from hub.followup.charts import PALETTE, Chart, bar_chart, percent
+from hub.followup.charts import PALETTE, Chart, bar_chart, department_bar_charts, percent
 from hub.followup.kpis import DEFINITIONS, DepartmentKpis
 from hub.followup.models import NoticeAudience, NoticeKind, Satisfaction, TaskState
 from hub.followup.report import WeeklyReport, weekly_report
@@ -232,7 +232,6 @@ def report_view(report: WeeklyReport, period: Period) -> ReportView:
         for code in Channel.values
         if report.by_channel.get(code) or report.askers_by_channel.get(code)
     ]
-    active = [r for r in report.by_department if r.assigned or r.dispatched or r.evaluated]
     charts = [
         bar_chart(
             "channels",
@@ -241,36 +240,7 @@ def report_view(report: WeeklyReport, period: Period) -> ReportView:
             label_header=_("Channel"),
             value_header=_("Tasks"),
         ),
-        bar_chart(
-            "assigned",
-            _("Tasks assigned by department"),
-            [(r.department_name, r.assigned) for r in active],
-            label_header=_("Department"),
-            value_header=_("Assigned"),
-            color=PALETTE[5],
-        ),
-        bar_chart(
-            "completion",
-            _("Completion rate by department"),
-            [(r.department_name, r.completion_rate) for r in active],
-            label_header=_("Department"),
-            value_header=_("Completion rate"),
-            max_value=1.0,
-            value_text=percent,
-            zero_is_data=True,
-            color=PALETTE[2],
-        ),
-        bar_chart(
-            "satisfaction",
-            _("Satisfaction rate by department"),
-            [(r.department_name, r.satisfaction_rate) for r in active],
-            label_header=_("Department"),
-            value_header=_("Satisfaction rate"),
-            max_value=1.0,
-            value_text=percent,
-            zero_is_data=True,
-            color=PALETTE[3],
-        ),
+        *department_bar_charts(report.by_department, ("assigned", "completion", "satisfaction")),
         bar_chart(
             "hot_topics",
             _("Hot topics"),

@@ -35,7 +35,15 @@ from django.views.decorators.http import require_GET, require_POST
 
 from frontend.views import js_strings as frontend_strings
 from hub.followup import api as followup_api
-from hub.followup.charts import PALETTE, Chart, Series, bar_chart, line_chart, percent
+from hub.followup.charts import (
+    PALETTE,
+    Chart,
+    Series,
+    bar_chart,
+    department_bar_charts,
+    line_chart,
+    percent,
+)
 from hub.followup.exports import (
     ARCHIVE_NAME,
     MAX_PERIOD_DAYS,
@@ -616,41 +624,7 @@ def departments_page(request: HttpRequest) -> HttpResponse:
     form, period, _valid = period_form(request, _default_period())
     rows = department_kpis(period.start, period.end)
     total = totals(rows)
-    active = [r for r in rows if r.assigned or r.dispatched or r.evaluated]
-    charts = [
-        bar_chart(
-            "completion",
-            _("Completion rate by department"),
-            [(r.department_name, r.completion_rate) for r in active],
-            label_header=_("Department"),
-            value_header=_("Completion rate"),
-            max_value=1.0,
-            value_text=percent,
-            zero_is_data=True,
-            color=PALETTE[2],
-        ),
-        bar_chart(
-            "on_time",
-            _("On-time rate by department"),
-            [(r.department_name, r.on_time_rate) for r in active],
-            label_header=_("Department"),
-            value_header=_("On-time rate"),
-            max_value=1.0,
-            value_text=percent,
-            zero_is_data=True,
-        ),
-        bar_chart(
-            "satisfaction",
-            _("Satisfaction rate by department"),
-            [(r.department_name, r.satisfaction_rate) for r in active],
-            label_header=_("Department"),
-            value_header=_("Satisfaction rate"),
-            max_value=1.0,
-            value_text=percent,
-            zero_is_data=True,
-            color=PALETTE[3],
-        ),
-    ]
+    charts = department_bar_charts(rows, ("completion", "on_time", "satisfaction"))
     table = kpi_table(rows, total)
     display = table.display_rows()
     footer = table.display_footer() or []

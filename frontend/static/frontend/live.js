@@ -7,6 +7,10 @@
 //    drops frames it already has, resumes with ?since=<seq> after any drop.
 //  * ConsoleClient: the staff stream /ws/sessions/{slug}/console. Keeps the hello,
 //    session, counts and questions; sends commands and resolves them on their ack.
+//
+// Other scripts of a page (live video's, streaming/taps.js) see the frames of the page's
+// stream through ViewerStream.addFrameListener / ConsoleClient.addFrameListener instead of
+// opening a second WebSocket: the page keeps one connection per stream.
 
 export const CLOSE_UNKNOWN_SESSION = 4404;
 export const CLOSE_FORBIDDEN = 4403;
@@ -231,11 +235,47 @@ export class ReconnectingSocket {
   }
 }
 
+// Frame listeners of every ViewerStream / ConsoleClient of the page (see addFrameListener).
+const viewerFrameListeners = [];
+const consoleFrameListeners = [];
+
+function addFrameListener(listeners, listener) {
+  if (typeof listener !== 'function') throw new TypeError('listener must be a function');
+  listeners.push(listener);
+  return () => {
+    const i = listeners.indexOf(listener);
+    if (i !== -1) listeners.splice(i, 1);
+  };
+}
+
+function notifyFrameListeners(listeners, frame, owner) {
+  // A copy: a listener may remove itself (or another) while being called.
+  for (const listener of [...listeners]) {
+    try {
+      listener(frame, owner);
+    } catch (err) {
+      console.error(err);
+    }
+  }
+}
+
 /**
  * The viewer's event stream. Calls onSnapshot(data, frame) for every snapshot (replace
  * all state) and onEvent(frame) once per stored event, in seq order, never twice.
  */
 export class ViewerStream {
+  /**
+   * Call `listener(frame, stream)` for every frame any ViewerStream of the page accepts:
+   * each snapshot and each new stored event, never a heartbeat or a replayed duplicate.
+   * Listeners run after the stream's own onSnapshot/onEvent, in the order they were added;
+   * one that throws is logged and the stream and the other listeners carry on. Frames that
+   * arrived before the listener was added are not replayed. Returns a function that
+   * removes the listener.
+   */
+  static addFrameListener(listener) {
+    return addFrameListener(viewerFrameListeners, listener);
+  }
+
   constructor({
     slug, base = '/ws', heartbeatSeconds = 15, onSnapshot, onEvent,
     onStatus = () => {}, WebSocketImpl, urlFor = wsUrl,
@@ -269,6 +309,7 @@ export class ViewerStream {
       if (typeof seq === 'number') this.lastSeq = seq;
       this.gapSeq = null;
       this.onSnapshot(frame.data || {}, frame);
+      notifyFrameListeners(viewerFrameListeners, frame, this);
       return;
     }
     if (type === 'heartbeat') {
@@ -279,6 +320,7 @@ export class ViewerStream {
     if (this.lastSeq !== null && seq <= this.lastSeq) return;
     this.lastSeq = seq;
     this.onEvent(frame);
+    notifyFrameListeners(viewerFrameListeners, frame, this);
   }
 
   // A heartbeat carries the newest stored seq. If we are behind it on two heartbeats in a
@@ -306,6 +348,17 @@ let commandCounter = 0;
  * status | error.
  */
 export class ConsoleClient {
+  /**
+   * Call `listener(frame, client)` for every frame any ConsoleClient of the page receives,
+   * whatever its type (hello, snapshot, question, ack, and the types this client ignores,
+   * such as stage and guest), after the client has updated its state and called its own
+   * `listener`. Listeners run in the order they were added; one that throws is logged and
+   * the client and the other listeners carry on. Returns a function that removes it.
+   */
+  static addFrameListener(listener) {
+    return addFrameListener(consoleFrameListeners, listener);
+  }
+
   constructor({ slug, base = '/ws', listener = () => {}, ackTimeoutMs = 15000, WebSocketImpl, urlFor = wsUrl, messages = {} }) {
     this.slug = slug;
     this.listener = listener;
@@ -428,6 +481,7 @@ export class ConsoleClient {
       default:
         break;
     }
+    notifyFrameListeners(consoleFrameListeners, frame, this);
   }
 
   /** Questions in state `state`, sorted by queue position (then id). */

@@ -292,9 +292,16 @@ def test_lookups_stay_right_while_insertions_are_buffered_merged_and_removed() -
     for q in questions[::3]:
         index.remove(q.question_id)
         naive.remove(q.question_id)
+    removed = {q.question_id for q in questions[::3]}
+    near = 0
     for q in questions[1:40]:  # some still pending, some merged, some removed
         lsh, exact = index.candidates(q.text), naive.candidates(q.text)
-        assert lsh and lsh[0] == exact[0]
+        assert not removed & {m.question_id for m in lsh}
+        # The bands are for near-duplicates: a removed question asked once has none left.
+        if exact and exact[0].score >= SUGGEST_THRESHOLD:
+            near += 1
+            assert lsh and lsh[0] == exact[0]
+    assert near >= 30
     index.compact()
     assert index._pending == {} and len(index) == len(naive) == 100
     assert all(index._groups[s] is not None for s in set(index._slots.tolist()))

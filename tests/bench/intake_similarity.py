@@ -4,12 +4,14 @@ Issue 3, section 7: "with 100,000 questions already in a session, candidate look
 … with a baseline of the naive approach (comparing against every question) in the same run".
 This measures :mod:`moderation.similarity` alone (no database, no screening, no storage):
 
-1. Generate ``--questions`` synthetic questions, deterministically (``--seed``): question
-   *families* (one family = one real question: a template × a place × a phrasing), asked
-   again across channels with channel noise (web; microblog with hashtags, @mentions, links,
-   emoticons, retweet chains; radio call-in transcripts with fillers; traditional characters
-   and full-width digits). Family sizes follow a preferential-attachment law (a few very
-   popular questions, many asked once). No external data.
+1. Generate ``--questions`` synthetic questions, deterministically (``--seed``), with
+   :class:`hub.intake.samples.SampleStream` (the product's sample generator, see
+   :class:`QuestionFactory`): question *families* (one family = one real question: a
+   template × a place × a phrasing), asked again across channels with channel noise (web;
+   microblog with hashtags, @mentions, links, emoticons, retweet chains; radio call-in
+   transcripts with fillers; traditional characters and full-width digits). Family sizes
+   follow a preferential-attachment law (a few very popular questions, many asked once).
+   No external data.
 2. Build a :class:`~moderation.similarity.SimilarityIndex` with ``rebuild`` (the restart
    path): build time, the size of the index's own structures, the process's RSS growth.
 3. Look up ``--queries`` texts (half new variants of stored families, half new families):
@@ -42,8 +44,6 @@ import gc
 import math
 import os
 import platform
-import random
-import re
 import shlex
 import sys
 import time
@@ -54,189 +54,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from hub.intake.samples import Sample, SampleStream
+
 GOAL_P99_MS = 5.0
 GOAL_N = 100_000
 
 # --- synthetic questions ------------------------------------------------------------------
 
-_ESTATE_HEADS = (
-    "幸福 阳光 锦绣 金色 翠微 紫薇 桃园 东方 明珠 香樟 银河 碧水 龙湖 世纪 和谐 康居 美景 丽景 "
-    "书香 学府 滨湖 运河 新城 御景 枫林 梧桐 春江 清风 水韵 海棠 丁香 玉兰 红枫 绿洲 朝阳 "
-    "天成 润泽 嘉禾 金鹰 锦华"
-).split()
-_ESTATE_TAILS = "花园 家园 新村 苑 府 雅居 公寓 名邸 嘉园 华庭".split()
-_ROAD_HEADS = (
-    "人民 解放 建设 发展 黄河 长江 洪泽湖 青年 文化 幸福 西湖 太湖 珠江 迎宾 府前 通湖 "
-    "环城 健康 宝龙 金沙江 世纪 富康 项王 马陵 古城 学院 工业 广州 深圳"
-).split()
-_ROAD_TAILS = "路 大道 街".split()
-_DISTRICTS = (
-    "宿城区 宿豫区 沭阳县 泗阳县 泗洪县 经开区 湖滨新区 洋河新区 城北新区 城南街道 "
-    "古城街道 黄河街道 项里街道 双庄街道 王官集镇 仰化镇 蔡集镇 耿车镇"
-).split()
-_SCHOOL_HEADS = "实验 第一 第二 第三 育才 青华 钟吾 宿迁 运河 东大 北京路 新区 马陵 逸夫".split()
-_SCHOOL_TAILS = "小学 中学 初级中学 实验学校".split()
-_COMPANY_HEADS = "宏达 华建 鑫源 恒通 金陵 苏宿 泰和 永盛 昌隆 东升 瑞丰 海川".split()
-_COMPANY_TAILS = "建筑公司 劳务公司 工程公司 装饰公司 物业公司".split()
-_VILLAGE_HEADS = "张庄 李集 王圩 刘湾 陈沟 赵桥 孙庙 周墩 吴圩 郑楼 冯庄 蒋湖".split()
-
-# (tag for hashtags, phrasings). Slots: {c} estate, {r} road, {d} district, {s} school,
-# {co} company, {v} village, {n} a small number, {b} a building number. Phrasings of one
-# template are paraphrases of one question; a family fixes the template and the slots.
-_TEMPLATES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    (
-        "老旧小区改造",
-        (
-            "{c}的老旧小区改造什么时候轮到？",
-            "老旧小区改造什么时候轮到{c}？",
-            "{c}什么时候纳入老旧小区改造？",
-        ),
-    ),
-    (
-        "加装电梯",
-        (
-            "{c}加装电梯的补贴怎么申请？",
-            "{c}想加装电梯，补贴怎么申请？",
-            "{c}加装电梯补贴去哪里申请？",
-        ),
-    ),
-    (
-        "加装电梯",
-        (
-            "{c}{b}号楼加装电梯，低层住户不同意怎么办？",
-            "{c}{b}号楼加装电梯低楼层业主反对，怎么办？",
-        ),
-    ),
-    (
-        "物业费",
-        ("{c}物业费涨价没有经过业主同意，合法吗？", "{c}物业费突然涨价，没有业主同意，合法吗？"),
-    ),
-    (
-        "物业管理",
-        (
-            "{c}物业不作为，垃圾没人清运，能不能换物业？",
-            "{c}的物业什么都不管，垃圾堆着没人清运，怎么换物业？",
-        ),
-    ),
-    (
-        "停车难",
-        ("{c}停车位太少，晚上停车难，能不能规划停车场？", "{c}停车难，能不能在附近建停车场？"),
-    ),
-    ("公租房", ("{d}公租房申请条件是什么？", "在{d}申请公租房需要什么条件？")),
-    (
-        "公租房",
-        (
-            "{d}公租房轮候了{n}年还没分到，什么时候能分？",
-            "公租房排了{n}年队还没分到，{d}什么时候分房？",
-        ),
-    ),
-    ("拆迁安置", ("{v}拆迁安置房什么时候交房？", "{v}的安置房说好去年交房，什么时候能交？")),
-    ("拆迁安置", ("{v}拆迁补偿标准是多少？", "{v}拆迁每平方米补偿多少钱？")),
-    (
-        "不动产登记",
-        (
-            "{c}交房{n}年了，房产证什么时候能办下来？",
-            "{c}交房{n}年了不动产权证还没办，什么时候办？",
-        ),
-    ),
-    ("公积金", ("公积金贷款额度是怎么计算的？", "公积金贷款能贷多少，额度怎么算？")),
-    ("公积金", ("在{d}买二手房可以提取公积金吗？", "{d}二手房能不能提取公积金？")),
-    ("学区划分", ("{d}的学区划分什么时候公布？", "{d}今年学区划分方案何时公布？")),
-    ("学区划分", ("{c}属于{s}的学区吗？", "{c}划分在哪个学区，是{s}吗？")),
-    (
-        "入学",
-        ("随迁子女在{d}上小学需要什么材料？", "外地户口孩子在{d}读小学，入学要准备哪些材料？"),
-    ),
-    ("课后服务", ("{s}课后服务收费合理吗？", "{s}的课后服务费是怎么定的？")),
-    (
-        "农民工工资",
-        (
-            "{co}拖欠农民工工资{n}个月了，找哪个部门？",
-            "{co}欠我们农民工工资{n}个月，该去哪里投诉？",
-        ),
-    ),
-    (
-        "劳动仲裁",
-        ("被{co}辞退没有补偿，怎么申请劳动仲裁？", "{co}辞退员工不给补偿，劳动仲裁怎么申请？"),
-    ),
-    ("社保卡", ("社保卡丢了在{d}哪里补办？", "在{d}补办社保卡去哪里办？")),
-    ("养老保险", ("灵活就业人员养老保险在{d}怎么缴费？", "{d}灵活就业的养老保险怎么交？")),
-    ("医保报销", ("{d}异地就医医保报销需要哪些材料？", "在外地住院回{d}医保报销要哪些材料？")),
-    ("医保", ("城乡居民医保今年缴费什么时候截止？", "城乡居民医保今年交费截止日期是哪天？")),
-    ("居住证", ("在{d}办居住证需要什么材料？", "{d}居住证办理要带哪些材料？")),
-    ("户口迁移", ("孩子户口迁到{d}怎么办理？", "{d}户口迁移需要什么手续？")),
-    (
-        "非机动车道",
-        (
-            "{r}上的非机动车道被汽车占了，能不能管一管？",
-            "{r}非机动车道天天被汽车占用，交警能不能管？",
-        ),
-    ),
-    (
-        "红绿灯",
-        ("{r}和{r2}路口红绿灯时间太短，能不能调整？", "{r}与{r2}交叉口信号灯时间太短了，建议调整"),
-    ),
-    ("公交线路", ("{c}附近没有公交车，能不能增开公交线路？", "{c}出行不方便，希望开通公交线路")),
-    ("道路施工", ("{r}道路施工{n}个月了，什么时候结束？", "{r}修了{n}个月了，什么时候完工？")),
-    ("网约车", ("在{d}网约车司机从业资格证怎么办理？", "在{d}办网约车从业资格证去哪里办？")),
-    ("路灯", ("{r}的路灯坏了{n}天了，什么时候修？", "{r}路灯不亮{n}天了，谁来修？")),
-    (
-        "垃圾分类",
-        ("{c}垃圾分类后垃圾桶太少，能不能增加？", "{c}分类垃圾桶不够用，能不能多放几个？"),
-    ),
-    (
-        "噪音扰民",
-        ("{c}旁边工地夜间施工噪音扰民，怎么处理？", "{c}附近工地晚上施工太吵，能不能管一管？"),
-    ),
-    (
-        "油烟扰民",
-        ("{r}的饭店油烟扰民，环保部门能不能查？", "{r}餐馆油烟直排，熏得没法开窗，谁来管？"),
-    ),
-    ("黑臭水体", ("{v}的河道发黑发臭，什么时候治理？", "{v}河水又黑又臭，什么时候整治？")),
-    ("家庭医生", ("{c}的家庭医生签约怎么办理？", "{c}居民怎么签约家庭医生？")),
-    ("预约挂号", ("{d}人民医院预约挂号太难了，能不能改进？", "{d}人民医院挂号难，网上总约不到号")),
-    (
-        "食品安全",
-        ("{s}门口的小摊卖三无食品，谁来管？", "{s}附近流动摊贩卖三无食品，市场监管能不能查？"),
-    ),
-    ("预付卡", ("{r}的健身房关门了，预付卡的钱怎么退？", "{r}一家健身房跑路，预付卡退费找谁？")),
-    ("营商环境", ("在{d}办营业执照要跑几次？", "{d}开个体户办营业执照需要跑几趟？")),
-    ("低保", ("{v}低保申请条件是什么？", "{v}家里困难，怎么申请低保？")),
-    ("高龄津贴", ("{d}八十岁以上老人高龄津贴怎么领？", "{d}高龄津贴领取需要什么手续？")),
-    ("居家养老", ("{c}有没有社区老年食堂？", "{c}附近能不能开一个老年食堂？")),
-    ("宅基地", ("{v}宅基地翻建房屋需要审批吗？", "{v}老房子翻建要不要办宅基地审批？")),
-    ("土地流转", ("{v}土地流转费一直没给，找谁？", "{v}流转的土地租金拖欠了，该找哪个部门？")),
-    ("自来水", ("{v}自来水经常停水，什么时候解决？", "{v}三天两头停水，自来水什么时候能正常？")),
-    ("燃气", ("{c}天然气什么时候通？", "{c}什么时候能通天然气管道？")),
-    ("充电桩", ("{c}能不能安装电动汽车充电桩？", "{c}想装新能源汽车充电桩，物业不让装怎么办？")),
-    ("12345热线", ("12345热线打了{n}次都没人处理，怎么办？", "打12345热线{n}次了问题还没处理")),
-)
-
-_SLOT = re.compile(r"\{(\w+)\}")
-
-
-def _slots_of(phrasing: str) -> frozenset[str]:
-    return frozenset(_SLOT.findall(phrasing))
-
-
-# Every phrasing of a template names the same slots, so a family is one question.
-assert all(len({_slots_of(p) for p in phrasings}) == 1 for _, phrasings in _TEMPLATES)
-
-_MICRO_ACCOUNTS = ("@宿迁之声", "@宿迁发布", "@宿迁住建", "@宿迁人社", "@宿迁交警", "@宿迁教育")
-_MICRO_EMOTICONS = ("[怒]", "[求助]", "[哭]", "[微笑]", "[无奈]", "[心碎]")
-_RADIO_GREETINGS = ("喂，主持人你好，", "喂，你好，", "领导好，", "主持人您好，", "喂喂，您好，")
-_RADIO_LEADS = ("我想问一下，", "我想反映一下，", "我想咨询一下，", "就是想问问，", "")
-_RADIO_TAILS = ("谢谢。", "谢谢领导。", "希望尽快解决，谢谢。", "")
-_FULL_WIDTH = {ord(c): ord(c) + 0xFEE0 for c in "0123456789"}
-
-
-@dataclass(frozen=True, slots=True)
-class Family:
-    """One real question: a template and its slot values."""
-
-    key: tuple[Any, ...]
-    template: int
-    slots: dict[str, str]
+# The bench's channel mix: no hotline orders (their text is the call taker's, as radio's).
+CHANNELS = {"web": 5.0, "microblog": 4.0, "radio": 2.0}
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,139 +73,65 @@ class SyntheticQuestion:
     text: str
 
 
-class QuestionFactory:
-    """Deterministic synthetic questions (module docstring). Same seed, same texts."""
-
-    def __init__(self, seed: int = 20260301) -> None:
-        self.rng = random.Random(seed)
-        self.families: list[Family] = []
-        self._keys: set[tuple[Any, ...]] = set()
-        self._s2t: Callable[[str], str] | None = None
-
-    def _estate(self) -> str:
-        return self.rng.choice(_ESTATE_HEADS) + self.rng.choice(_ESTATE_TAILS)
-
-    def _road(self) -> str:
-        return self.rng.choice(_ROAD_HEADS) + self.rng.choice(_ROAD_TAILS)
-
-    def new_family(self) -> int:
-        """Draw a family not drawn before; returns its index."""
-        rng = self.rng
-        while True:
-            template = rng.randrange(len(_TEMPLATES))
-            slots = {
-                "c": self._estate(),
-                "r": self._road(),
-                "r2": self._road(),
-                "d": rng.choice(_DISTRICTS),
-                "s": rng.choice(_SCHOOL_HEADS) + rng.choice(_SCHOOL_TAILS),
-                "co": rng.choice(_COMPANY_HEADS) + rng.choice(_COMPANY_TAILS),
-                "v": rng.choice(_VILLAGE_HEADS) + "村",
-                "n": str(rng.randint(2, 12)),
-                "b": str(rng.randint(1, 30)),
-            }
-            used = _slots_of(_TEMPLATES[template][1][0])
-            if "r2" in used:  # an intersection: two different roads, in either order
-                if slots["r"] == slots["r2"]:
-                    continue
-                if slots["r"] > slots["r2"]:
-                    slots["r"], slots["r2"] = slots["r2"], slots["r"]
-            key = (template, *sorted((k, v) for k, v in slots.items() if k in used))
-            if key not in self._keys:
-                self._keys.add(key)
-                self.families.append(Family(key, template, slots))
-                return len(self.families) - 1
-
-    def render(self, family: int, channel: str | None = None) -> tuple[str, str]:
-        """A new wording of ``family`` on a channel (random when None): (channel, text)."""
-        rng = self.rng
-        fam = self.families[family]
-        tag, phrasings = _TEMPLATES[fam.template]
-        text = rng.choice(phrasings).format(**fam.slots)
-        channel = channel or rng.choices(("web", "microblog", "radio"), (5, 4, 2))[0]
-        if channel == "web":
-            if rng.random() < 0.3:
-                text = "请问" + text
-        elif channel == "microblog":
-            text = text.rstrip("？?。") + rng.choice(("？？", "！", "？", "??", ""))
-            if rng.random() < 0.6:
-                text = f"#{tag}# " + text
-            if rng.random() < 0.3:
-                text = "#市长热线# " + text
-            if rng.random() < 0.6:
-                text = text + " " + rng.choice(_MICRO_ACCOUNTS)
-            if rng.random() < 0.3:
-                text = rng.choice(_MICRO_EMOTICONS) + text
-            if rng.random() < 0.15:
-                text += " http://t.cn/" + "".join(
-                    rng.choices("abcdefghijkmnpqrstuvwxyzAB23456789", k=7)
-                )
-            if rng.random() < 0.1:
-                text = "同问！//" + rng.choice(_MICRO_ACCOUNTS) + "：" + text
-        else:
-            body = text.rstrip("？?。")
-            if rng.random() < 0.5:
-                body = body.replace("，", "，那个，", 1)
-            place = fam.slots["c"] if "{c}" in "".join(phrasings) else fam.slots["d"]
-            who = rng.choice((f"我是{place}的居民，", f"我家住在{place}，", ""))
-            text = (
-                rng.choice(_RADIO_GREETINGS)
-                + who
-                + rng.choice(_RADIO_LEADS)
-                + "就是"
-                + body
-                + rng.choice(("啊？", "呢？", "？"))
-                + rng.choice(_RADIO_TAILS)
-            )
-        roll = rng.random()
-        if roll < 0.05:
-            text = self._traditional(text)
-        elif roll < 0.10:
-            text = text.translate(_FULL_WIDTH).replace("，", "， ")
-        return channel, text
-
-    def _traditional(self, text: str) -> str:
-        if self._s2t is None:
-            from opencc import OpenCC
-
-            self._s2t = OpenCC("s2t").convert
-        return self._s2t(text)
-
-    def generate(self, n: int, *, new_family_share: float = 0.35) -> list[SyntheticQuestion]:
-        """``n`` questions; each is a new family with probability ``new_family_share``,
-        else a repeat of a family chosen in proportion to how often it was asked."""
-        rng = self.rng
-        asked: list[int] = []  # one entry per question: family sizes weight the draw
-        out = []
-        for question_id in range(1, n + 1):
-            if not asked or rng.random() < new_family_share:
-                family = self.new_family()
-            else:
-                family = rng.choice(asked)
-            asked.append(family)
-            channel, text = self.render(family)
-            out.append(SyntheticQuestion(question_id, family, channel, text))
-        return out
-
-    def queries(self, count: int, stored: Sequence[SyntheticQuestion]) -> list[Query]:
-        """Alternately a new wording of a stored question's family and a new family."""
-        out = []
-        for i in range(count):
-            if i % 2 == 0:
-                family = self.rng.choice(stored).family
-                kind = "repeat"
-            else:
-                family = self.new_family()
-                kind = "novel"
-            out.append(Query(kind, family, self.render(family)[1]))
-        return out
-
-
 @dataclass(frozen=True, slots=True)
 class Query:
     kind: str  # repeat | novel
     family: int
     text: str
+
+
+class QuestionFactory:
+    """Deterministic synthetic questions (module docstring). Same seed, same texts.
+
+    The texts are :class:`hub.intake.samples.SampleStream`'s (the product's sample
+    generator: its templates, places, channel noise and dressing), on :data:`CHANNELS`,
+    without the abusive, illegal, spam, personal-data and invalid questions: this bench
+    measures finding the same question, not screening.
+    """
+
+    def __init__(self, seed: int = 20260301) -> None:
+        self.stream = SampleStream(
+            seed,
+            channels=CHANNELS,
+            abusive=0.0,
+            illegal=0.0,
+            spam=0.0,
+            phone=0.0,
+            id_number=0.0,
+            invalid=0.0,
+        )
+
+    def _take(self, n: int, new_family_share: float) -> list[Sample]:
+        self.stream.new_family_share = new_family_share
+        return self.stream.take(n)
+
+    def generate(self, n: int, *, new_family_share: float = 0.35) -> list[SyntheticQuestion]:
+        """``n`` questions, ids 1 to ``n``; each is a new family with probability
+        ``new_family_share``, else a repeat of a family chosen in proportion to how often
+        it was asked."""
+        return [
+            SyntheticQuestion(question_id, s.family, s.channel, s.text)
+            for question_id, s in enumerate(self._take(n, new_family_share), start=1)
+        ]
+
+    def queries(self, count: int, stored: Sequence[SyntheticQuestion]) -> list[Query]:
+        """Alternately a new wording of a stored question's family (chosen in proportion to
+        how often it was asked) and a new family. ``stored``: what :meth:`generate` returned,
+        the last thing this factory made."""
+        repeats = self._take((count + 1) // 2, 0.0)  # drawn first: only stored families
+        novel = self._take(count // 2, 1.0)
+        known = {q.family for q in stored}
+        if not all(s.family in known for s in repeats):
+            raise ValueError("queries() must follow the generate() that made `stored`")
+        out = []
+        for i in range(count):
+            kind, sample = ("repeat", repeats[i // 2]) if i % 2 == 0 else ("novel", novel[i // 2])
+            out.append(Query(kind, sample.family, sample.text))
+        return out
+
+    def novel(self, n: int) -> list[str]:
+        """``n`` questions of new families."""
+        return [s.text for s in self._take(n, 1.0)]
 
 
 # --- measuring ----------------------------------------------------------------------------
@@ -574,7 +326,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> tuple[list[str], bool 
     start = time.perf_counter()
     stored = factory.generate(args.questions)
     queries = factory.queries(args.queries, stored)
-    extra = [factory.render(factory.new_family())[1] for _ in range(args.adds)]
+    extra = factory.novel(args.adds)
     families = len({q.family for q in stored})
     channels = {c: sum(q.channel == c for q in stored) for c in ("web", "microblog", "radio")}
     say(

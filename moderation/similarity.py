@@ -273,6 +273,9 @@ def _read_stopwords(path: Path) -> frozenset[str]:
     return frozenset(words)
 
 
+_NO_NAMES: frozenset[str] = frozenset()
+
+
 @dataclass(frozen=True, slots=True)
 class Features:
     """The features of one text: ``items`` (content words, ``@names`` and ``?intents``, see
@@ -281,7 +284,7 @@ class Features:
 
     items: frozenset[str]
     weight: float
-    names: frozenset[str] = frozenset()  # the ``@name`` items
+    names: frozenset[str] = _NO_NAMES  # the ``@name`` items
 
     def __bool__(self) -> bool:
         return bool(self.items)
@@ -423,10 +426,11 @@ class Analyzer:
             if pattern.search(prepared):
                 items.add(name)
         frozen = frozenset(items)
+        named = frozenset(item for item in frozen if item.startswith("@"))
         return Features(
             frozen,
             math.fsum(self.weight(item) for item in frozen),
-            frozenset(item for item in frozen if item.startswith("@")),
+            named or _NO_NAMES,  # most texts name nothing: one shared empty set, not one each
         )
 
     def weight(self, feature: str) -> float:
@@ -848,7 +852,10 @@ class SimilarityIndex(_Index):
         self._dead = 0  # groups emptied since the last compaction
         self._keys = np.empty(0, dtype=np.uint64)  # sorted band keys
         self._slots = np.empty(0, dtype=np.int32)  # group number of each key
-        self._pending: dict[int, list[int]] = {}  # band key → groups, not yet in the arrays
+        # Band key → group (or groups, when several share the key), not yet in the arrays.
+        # A plain int for the usual single group: a list per key would be tens of thousands
+        # of objects for the garbage collector to walk.
+        self._pending: dict[int, int | list[int]] = {}
         self._pending_groups = 0
         self._shape = (num_perm, bands, rows, seed, self.analyzer)
         self._columns = _GroupColumns()
@@ -961,7 +968,9 @@ class SimilarityIndex(_Index):
         for key in keys.tolist():
             bucket = pending.get(key)
             if bucket is None:
-                pending[key] = [number]
+                pending[key] = number
+            elif isinstance(bucket, int):
+                pending[key] = [bucket, number]
             else:
                 bucket.append(number)
         self._pending_groups += 1
@@ -1010,15 +1019,13 @@ class SimilarityIndex(_Index):
                 keep = alive[slots]
                 keys, slots = keys[keep], slots[keep]
         if self._pending:
-            count = sum(len(bucket) for bucket in self._pending.values())
-            new_keys = np.empty(count, dtype=np.uint64)
-            new_slots = np.empty(count, dtype=np.int32)
-            at = 0
-            for key, bucket in self._pending.items():
-                n = len(bucket)
-                new_keys[at : at + n] = key
-                new_slots[at : at + n] = bucket
-                at += n
+            pairs = [
+                (key, number)
+                for key, bucket in self._pending.items()
+                for number in ((bucket,) if isinstance(bucket, int) else bucket)
+            ]
+            new_keys = np.fromiter((key for key, _ in pairs), dtype=np.uint64, count=len(pairs))
+            new_slots = np.fromiter((n for _, n in pairs), dtype=np.int32, count=len(pairs))
             if alive is not None:
                 keep = alive[new_slots]
                 new_keys, new_slots = new_keys[keep], new_slots[keep]
@@ -1099,7 +1106,11 @@ class SimilarityIndex(_Index):
             extra: list[int] = []
             for key in qkeys.tolist():
                 bucket = self._pending.get(key)
-                if bucket:
+                if bucket is None:
+                    continue
+                if isinstance(bucket, int):
+                    extra.append(bucket)
+                else:
                     extra.extend(bucket)
             if extra:
                 parts.append(np.array(extra, dtype=np.int32))

@@ -192,3 +192,37 @@ def test_every_console_hears_that_a_question_was_merged(
         f["data"] for f in frames.console if f["type"] == "question" and f["data"]["id"] == auto.pk
     ]
     assert seen[-1]["state"] == "merged"
+
+
+def test_a_big_warm_up_keeps_the_index_out_of_full_collections(
+    ask: Callable[..., Question], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    from moderation import merging
+
+    monkeypatch.setattr(merging, "_MANY", 3)  # "big" from four questions on
+    with monkeypatch.context() as off:
+        off.setattr("django.conf.settings.HUB_AUTO_MERGE", False)
+        questions = [
+            ask(f"{topic}什么时候解决？") for topic in ("夜市噪音", "学区划分", "公交线路")
+        ]
+    entry = merging._SessionIndex()
+    gc.unfreeze()
+    try:
+        entry.sync(questions[0].session_id)  # three: not big
+        assert gc.get_freeze_count() == 0
+        assert len(entry.index) == 3
+        ask("医保报销流程什么时候能简化？")
+        entry.sync(questions[0].session_id)  # one more since: not big either
+        assert gc.get_freeze_count() == 0
+        cold = merging._SessionIndex()  # a restart: four at once
+        cold.sync(questions[0].session_id)
+        assert len(cold.index) == 4
+        assert gc.get_freeze_count() > 0
+        # Frozen: full collections (which walk what get_objects lists) no longer see it.
+        assert not any(o is cold.index._groups for o in gc.get_objects())
+        later: list[int] = []  # objects made since are collected as usual
+        assert any(o is later for o in gc.get_objects())
+    finally:
+        gc.unfreeze()

@@ -94,6 +94,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--databases", default="sqlite,postgres")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="write cProfile stats of the first batched run to this file (per database: "
+        "the engine's name is appended)",
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -303,12 +310,13 @@ def _outcomes(results: Sequence[Any]) -> dict[str, int]:
 
 def _run_pipeline(
     items: Sequence[Any], batch_size: int | None
-) -> tuple[float, float, list[Any], list[float]]:
-    """(wall seconds, this process's CPU seconds, outcomes, latency per call)."""
+) -> tuple[float, float, dict[str, int], list[float]]:
+    """(wall seconds, this process's CPU seconds, outcome counts, latency per call). The
+    results of each call are counted and dropped, as a server answers and forgets them."""
     from hub.errors import IntakeRejected
     from hub.intake.pipeline import do_intake_batch, do_intake_question
 
-    results: list[Any] = []
+    outcomes: Counter[str] = Counter()
     latencies: list[float] = []
     cpu = time.process_time()
     started = time.perf_counter()
@@ -316,16 +324,50 @@ def _run_pipeline(
         for item in items:
             t0 = time.perf_counter()
             try:
-                results.append(do_intake_question(item))
+                result: Any = do_intake_question(item)
             except IntakeRejected as refused:
-                results.append(refused)
+                result = refused
             latencies.append(time.perf_counter() - t0)
+            outcomes.update(_outcomes([result]))
     else:
         for at in range(0, len(items), batch_size):
             t0 = time.perf_counter()
-            results += do_intake_batch(items[at : at + batch_size])
+            results = do_intake_batch(items[at : at + batch_size])
             latencies.append(time.perf_counter() - t0)
-    return time.perf_counter() - started, time.process_time() - cpu, results, latencies
+            outcomes.update(_outcomes(results))
+    return time.perf_counter() - started, time.process_time() - cpu, dict(outcomes), latencies
+
+
+class _CollectionClock:
+    """Wall time spent in the garbage collector's collections while running, by
+    generation (``gc.callbacks``)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[int, float] = {0: 0.0, 1: 0.0, 2: 0.0}
+        self.count: dict[int, int] = {0: 0, 1: 0, 2: 0}
+        self._started = 0.0
+
+    def __enter__(self) -> _CollectionClock:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds[info["generation"]] += time.perf_counter() - self._started
+            self.count[info["generation"]] += 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "full": self.count[2],
+            "full_ms": 1000 * self.seconds[2],
+            "young": self.count[0] + self.count[1],
+            "young_ms": 1000 * (self.seconds[0] + self.seconds[1]),
+        }
 
 
 #: Where the pipeline's time goes: (label, module, function). Wrapped in the child only.
@@ -434,11 +476,12 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
         lookups = [normalise_text(s.text) for s in stream.take(args.lookups)]
         index = entry.index
         times = []
-        for text in lookups:
-            t1 = time.perf_counter()
-            index.candidates(text, limit=6)
-            times.append(time.perf_counter() - t1)
-        result["lookup"] = _latency(times)
+        with _CollectionClock() as collections:
+            for text in lookups:
+                t1 = time.perf_counter()
+                index.candidates(text, limit=6)
+                times.append(time.perf_counter() - t1)
+        result["lookup"] = {**_latency(times), "gc": collections.as_dict()}
         naive = NaiveIndex(analyzer=index.analyzer)
         naive._docs = {  # the same questions and features, scored one by one
             qid: group.features
@@ -460,11 +503,21 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
             items = [_item(s, session_id) for s in stream.take(count)]
             _say(f"{engine}: {name}, {count} questions")
             clock = _PhaseClock() if size == sizes[0] else None
+            profiler = None
+            if args.profile and size == sizes[0]:
+                import cProfile
+
+                profiler = cProfile.Profile()
+                profiler.enable()
             try:
-                elapsed, cpu, outcomes, latencies = _run_pipeline(items, size)
+                with _CollectionClock() as collections:
+                    elapsed, cpu, outcomes, latencies = _run_pipeline(items, size)
             finally:
                 if clock is not None:
                     clock.restore()
+                if profiler is not None:
+                    profiler.disable()
+                    profiler.dump_stats(f"{args.profile}.{engine.lower()}")
             if clock is not None:
                 result["phases"] = {"batch_size": size, "ms": clock.per_question(count)}
             runs[name] = {
@@ -473,7 +526,8 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
                 "rate": count / elapsed,
                 "cpu_rate": count / cpu,
                 "latency": _latency(latencies),
-                "outcomes": _outcomes(outcomes),
+                "outcomes": outcomes,
+                "gc": collections.as_dict(),
             }
         if args.naive and sizes:
             entry.index, real = naive, entry.index  # type: ignore[assignment]
@@ -489,7 +543,7 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
                 "rate": args.naive / elapsed,
                 "cpu_rate": args.naive / cpu,
                 "latency": _latency(latencies),
-                "outcomes": _outcomes(outcomes),
+                "outcomes": outcomes,
                 "batch_size": sizes[0],
             }
         result["runs"] = runs
@@ -533,6 +587,9 @@ def _report(
                 f"{label:<18} {run['questions']:>9} {run['rate']:>7.0f} {run['cpu_rate']:>8.0f} "
                 f"{run['latency']['p50']:>10.1f} ms {run['latency']['p99']:>6.1f} ms   {outcomes}"
             )
+        lines.append(_collections_line("lookups", lookup.get("gc")))
+        for name, run in runs.items():
+            lines.append(_collections_line(name, run.get("gc")))
         single = runs.get("one at a time", {}).get("rate")
         naive = runs.get("naive", {}).get("rate")
         batched = {k: v["rate"] for k, v in runs.items() if k.startswith("batches")}
@@ -574,6 +631,15 @@ def _report(
         lines.append("")
     lines += failed
     return lines, ok
+
+
+def _collections_line(name: str, gc_info: dict[str, Any] | None) -> str:
+    if not gc_info:
+        return f"garbage collections during {name}: not measured"
+    return (
+        f"garbage collections during {name}: {gc_info['full']} full "
+        f"({gc_info['full_ms']:.0f} ms), {gc_info['young']} young ({gc_info['young_ms']:.0f} ms)"
+    )
 
 
 def _why_not(rate: float, cpu_ms: float) -> list[str]:

@@ -5,8 +5,9 @@ The media engine (:mod:`streaming.engine`) codes against the functions named in 
 contract: :func:`authenticate_publisher`, :func:`do_publisher_connected`,
 :func:`do_publisher_disconnected`, :func:`do_guest_connect`, :func:`do_guest_disconnect`,
 :func:`check_listen_guest`, :func:`current_program_state`, :func:`do_recording_started`,
-:func:`do_recording_finished`. Host commands (move the agenda, invite, on/off air, hand
-over, rotate the token) are the other ``do_*`` functions; views call them, never ``.save()``.
+:func:`do_recording_finished`, :func:`do_media_engine_started`. Host commands (move the
+agenda, invite, on/off air, hand over, rotate the token) are the other ``do_*`` functions;
+views call them, never ``.save()``.
 
 Locking contract (same as :mod:`hub.actions`): every ``do_*`` runs in
 ``transaction.atomic()``, locks the session row first (:func:`hub.events.lock_session`),
@@ -125,7 +126,14 @@ def _guard_guest(invite: GuestInvite, allowed: Iterable[str], to: str) -> None:
 
 
 def _set_guest_state(
-    invite: GuestInvite, to: str, actor: Any, action: str, now: datetime, **fields: Any
+    invite: GuestInvite,
+    to: str,
+    actor: Any,
+    action: str,
+    now: datetime,
+    *,
+    reason: str = "",
+    **fields: Any,
 ) -> str:
     from_state = invite.state
     invite.state = to
@@ -140,6 +148,7 @@ def _set_guest_state(
         now=now,
         from_state=from_state,
         to_state=to,
+        reason=reason,
         note=f"guest #{invite.pk} {invite.label}",
         system_label=ENGINE,
     )
@@ -364,9 +373,13 @@ def do_publisher_connected(session_id: int, resource_id: str, now: datetime) -> 
         _publish_stage(session_id, now)
 
 
-def do_publisher_disconnected(session_id: int, resource_id: str, now: datetime) -> None:
+def do_publisher_disconnected(
+    session_id: int, resource_id: str, now: datetime, *, reason: str = ""
+) -> None:
     """The engine lost a publisher. Only the current one matters: a publisher that was
-    replaced by a hand-over leaving changes nothing. Viewers hear live=false."""
+    replaced by a hand-over leaving changes nothing. Viewers hear live=false. ``reason``
+    goes to the audit row (empty: the publisher left or dropped; see
+    :func:`do_media_engine_started`)."""
     with transaction.atomic():
         session = lock_session(session_id)
         studio = _studio(session)
@@ -383,6 +396,7 @@ def do_publisher_disconnected(session_id: int, resource_id: str, now: datetime) 
             actor=None,
             action="publisher_disconnected",
             now=now,
+            reason=reason,
             note=resource_id,
             system_label=ENGINE,
         )
@@ -709,9 +723,10 @@ def do_guest_connect(token: str, now: datetime) -> GuestGrant:
     )
 
 
-def do_guest_disconnect(invite_id: int, now: datetime) -> None:
+def do_guest_disconnect(invite_id: int, now: datetime, *, reason: str = "") -> None:
     """The guest hung up or dropped: waiting or on air → left (off air for viewers).
-    Calling it again for a guest who left is harmless. Unknown id: :class:`NotFound`."""
+    Calling it again for a guest who left is harmless. Unknown id: :class:`NotFound`.
+    ``reason`` goes to the audit row (see :func:`do_media_engine_started`)."""
     session_id = (
         GuestInvite.objects.filter(pk=invite_id).values_list("session_id", flat=True).first()
     )
@@ -723,7 +738,14 @@ def do_guest_disconnect(invite_id: int, now: datetime) -> None:
         if invite.state not in (GuestState.WAITING, GuestState.ON_AIR):
             return
         from_state = _set_guest_state(
-            invite, GuestState.LEFT, None, "guest_left", now, left_at=now, on_air_since=None
+            invite,
+            GuestState.LEFT,
+            None,
+            "guest_left",
+            now,
+            reason=reason,
+            left_at=now,
+            on_air_since=None,
         )
         if from_state == GuestState.ON_AIR:
             _publish_guest_on_air(session, invite, False, now)
@@ -823,6 +845,52 @@ def do_revoke_guest(
     return invite
 
 
+# --- the media engine (re)starts ---------------------------------------------------------
+
+#: Audit reason of a publisher or guest cleared because the engine that held it is gone.
+ENGINE_RESTARTED = "engine_restarted"
+
+
+def do_media_engine_started(now: datetime) -> int:
+    """The media engine starts (or restarts) and holds no peer yet: every studio
+    publisher and every connected guest the control plane still counts is gone.
+
+    A media process that crashed or was killed could not report its peers leaving, so
+    the control plane would keep a publisher "connected" (the next WHIP publisher would
+    get 409 ``publisher_active``, viewers would see the signal as on the wire) and
+    guests waiting or on air. Each of them goes the way a drop goes, through
+    :func:`do_publisher_disconnected` and :func:`do_guest_disconnect` (one transaction
+    per row, audited with reason ``engine_restarted``): viewers hear ``stream_state``
+    live=false and ``guest_on_air`` off, the console gets its stage. Returns how many
+    publishers and guests it found; calling it again finds none.
+
+    There is one media process (deploy/nginx.conf sends every WHIP, WHEP and guest
+    request to it), so an engine that starts is the only one: it calls this before it
+    accepts any peer (:meth:`streaming.media.engine.MediaEngine.publish` and the others).
+    """
+    publishers = list(
+        StudioStream.objects.exclude(publisher_resource_id="")
+        .order_by("session_id")
+        .values_list("session_id", "publisher_resource_id")
+    )
+    guests = list(
+        GuestInvite.objects.filter(state__in=(GuestState.WAITING, GuestState.ON_AIR))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for session_id, resource_id in publishers:
+        do_publisher_disconnected(session_id, resource_id, now, reason=ENGINE_RESTARTED)
+    for invite_id in guests:
+        do_guest_disconnect(invite_id, now, reason=ENGINE_RESTARTED)
+    if publishers or guests:
+        logger.warning(
+            "media engine started: %s publisher(s) and %s guest(s) of a previous engine are gone",
+            len(publishers),
+            len(guests),
+        )
+    return len(publishers) + len(guests)
+
+
 # --- recordings ------------------------------------------------------------------------
 
 
@@ -883,6 +951,7 @@ __all__ = [
     "current_program_state",
     "do_guest_connect",
     "do_guest_disconnect",
+    "do_media_engine_started",
     "do_publisher_connected",
     "do_publisher_disconnected",
     "do_recording_finished",

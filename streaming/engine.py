@@ -36,6 +36,12 @@ changes made on any process through the session's event stream (Redis). The prog
 runs on the server's event loop; encoders run in worker threads (aiortc's senders, the
 HLS packager). :func:`stop_on_server_shutdown` (called by ``hub.serve``) finishes every
 programme and recording when the server stops.
+
+A media process that dies without stopping (killed, crashed) cannot report its peers
+leaving. The engine of the process that replaces it, before it accepts its first peer,
+tells the control plane it holds none (``streaming.actions.do_media_engine_started``):
+the dead engine's publisher and guests are gone then, viewers hear the signal went off,
+and the studio reconnecting is accepted without a hand-over.
 """
 
 from __future__ import annotations

@@ -9,6 +9,14 @@ A programme starts with the first peer of a live session and stops when the sess
 ends, or after ``HUB_PROGRAM_IDLE_SECONDS`` without any publisher, viewer or guest; the
 recording is finished then. Every database call goes through
 ``database_sync_to_async`` to ``streaming.actions`` (the control plane).
+
+An engine that starts (a media process started or restarted, or the engine moved to a
+new event loop) holds no peer. Before it accepts its first one it says so to the control
+plane (:func:`streaming.actions.do_media_engine_started`): a publisher or guest of a
+process that crashed or was killed, which could not report leaving, is gone then, so the
+studio reconnecting is not refused as a second publisher and viewers hear the signal
+went off. After a restart the first request comes within seconds: the studio's encoder
+posts WHIP again and the players of WebRTC viewers post WHEP again.
 """
 
 from __future__ import annotations
@@ -129,6 +137,7 @@ class MediaEngine:
         self._publish_locks: dict[str, asyncio.Lock] = {}
         self._reserved_viewers = 0
         self._background: set[asyncio.Future[None]] = set()
+        self._started: asyncio.Task[None] | None = None
         self._status_lock = threading.Lock()
         self._status: dict[str, dict[str, Any]] = {}
         self._viewers_total = 0
@@ -203,6 +212,32 @@ class MediaEngine:
             self._starting.clear()
             self._publish_locks.clear()
             self._reserved_viewers = 0
+            self._started = None
+
+    async def _begin(self) -> None:
+        """Bind to the running loop; on a new loop, first tell the control plane that
+        this engine holds nothing (once; concurrent callers wait for the same call).
+        If the control plane cannot be told, :class:`MediaUnavailable` (503): accepting a
+        peer then could leave a dead engine's publisher blocking it; the next request
+        tries again."""
+        self._bind_loop()
+        started = self._started
+        if started is None or (started.done() and (started.cancelled() or started.exception())):
+            assert self._loop is not None
+            # Not tied to the request that happens to come first (see _start_session).
+            started = self._loop.create_task(self._announce_start(), context=contextvars.Context())
+            started.add_done_callback(lambda task: task.cancelled() or task.exception())
+            self._started = started
+        await asyncio.shield(started)
+
+    async def _announce_start(self) -> None:
+        from streaming import actions
+
+        try:
+            await _db(actions.do_media_engine_started, timezone.now())
+        except Exception as error:
+            logger.exception("the control plane did not take the media engine's start")
+            raise MediaUnavailable(_("Live video cannot start on this server now")) from error
 
     def _publish_lock(self, slug: str) -> asyncio.Lock:
         return self._publish_locks.setdefault(slug, asyncio.Lock())
@@ -368,7 +403,7 @@ class MediaEngine:
         """
         from streaming import actions
 
-        self._bind_loop()
+        await self._begin()
         async with self._publish_lock(slug):
             media = self._sessions.get(slug)
             if media is not None and media.publisher is not None and self._publisher_gone(media):
@@ -477,7 +512,7 @@ class MediaEngine:
     # -- WHEP: viewers ---------------------------------------------------------------------------
     async def play(self, slug: str, offer_sdp: str) -> tuple[str, str]:
         """WHEP: a viewer plays the programme; beyond the cap: :class:`ViewerCapReached`."""
-        self._bind_loop()
+        await self._begin()
         if self.viewer_count + self._reserved_viewers >= self.max_viewers:
             raise ViewerCapReached(
                 _("This server is at its limit of WebRTC viewers; use HLS playback"),
@@ -536,7 +571,7 @@ class MediaEngine:
         """
         from streaming import actions
 
-        self._bind_loop()
+        await self._begin()
         offered = parse_offer(offer_sdp, must_send=True)
         invite_id, label, session_id, slug = await _db(_usable_invite, token, timezone.now())
         media = await self._ensure_session(slug, session_id)
@@ -599,7 +634,7 @@ class MediaEngine:
 
     async def listen_guest(self, slug: str, invite_id: int, offer_sdp: str) -> tuple[str, str]:
         """The host hears a connected guest (the view checked the permission)."""
-        self._bind_loop()
+        await self._begin()
         parse_offer(offer_sdp, must_receive=True)
         media = self._sessions.get(slug)
         link = media.guest_by_invite(invite_id) if media is not None else None

@@ -631,12 +631,23 @@ class NaiveIndex(_Index):
         return _ranked((pair for pair in scored if pair[0] > 0.0), limit)
 
 
-@lru_cache(maxsize=1 << 16)
 def _h32(feature: str) -> int:
-    """Stable 32-bit hash of a feature (the range datasketch's permutations expect)."""
-    return int.from_bytes(
-        hashlib.blake2b(feature.encode("utf-8"), digest_size=4).digest(), "little"
-    )
+    """Stable 32-bit hash of a feature (the range datasketch's permutations expect).
+    Remembered for up to :data:`_H32_MEMO` features in a plain ``dict`` of ``str`` →
+    ``int``: unlike an ``lru_cache`` (a list per entry) it is no work for the garbage
+    collector, and the vocabulary of a session is far smaller than the bound."""
+    value = _h32_memo.get(feature)
+    if value is None:
+        if len(_h32_memo) >= _H32_MEMO:
+            _h32_memo.clear()  # an odd vocabulary: start again rather than grow
+        value = _h32_memo[feature] = int.from_bytes(
+            hashlib.blake2b(feature.encode("utf-8"), digest_size=4).digest(), "little"
+        )
+    return value
+
+
+_H32_MEMO = 1 << 17
+_h32_memo: dict[str, int] = {}
 
 
 @lru_cache(maxsize=8)
@@ -850,8 +861,11 @@ class SimilarityIndex(_Index):
         self._group_of_items: dict[frozenset[str], int] = {}
         self._group_of: dict[int, int] = {}  # question id → group number
         self._dead = 0  # groups emptied since the last compaction
-        self._keys = np.empty(0, dtype=np.uint64)  # sorted band keys
-        self._slots = np.empty(0, dtype=np.int32)  # group number of each key
+        # The merged buckets: distinct band keys, sorted; the groups of key i are
+        # _slots[_starts[i]:_starts[i + 1]] (in the order they were added).
+        self._keys = np.empty(0, dtype=np.uint64)
+        self._starts = np.zeros(1, dtype=np.int64)
+        self._slots = np.empty(0, dtype=np.int32)
         # Band key → group (or groups, when several share the key), not yet in the arrays.
         # A plain int for the usual single group: a list per key would be tens of thousands
         # of objects for the garbage collector to walk.
@@ -1009,7 +1023,9 @@ class SimilarityIndex(_Index):
             self._compact()
 
     def _compact(self) -> None:
-        keys, slots = self._keys, self._slots
+        # One band key per slot while merging; distinct keys and their starts again after.
+        keys = np.repeat(self._keys, np.diff(self._starts))
+        slots = self._slots
         alive = None
         if self._dead:
             alive = np.fromiter(
@@ -1037,7 +1053,14 @@ class SimilarityIndex(_Index):
                 slots = np.insert(slots, where, new_slots)
             else:
                 keys, slots = new_keys, new_slots
-        self._keys, self._slots = keys, slots
+        if len(keys):
+            first = np.flatnonzero(np.diff(keys)) + 1  # where a new key starts
+            self._starts = np.concatenate(([0], first, [len(keys)])).astype(np.int64)
+            self._keys = keys[self._starts[:-1]]
+        else:
+            self._starts = np.zeros(1, dtype=np.int64)
+            self._keys = keys
+        self._slots = slots
         self._pending = {}
         self._pending_groups = 0
         self._dead = 0
@@ -1098,10 +1121,14 @@ class SimilarityIndex(_Index):
         parts = []
         keys = self._keys
         if len(keys):
-            lo = np.searchsorted(keys, qkeys, side="left").tolist()
-            hi = np.searchsorted(keys, qkeys, side="right").tolist()
-            slots = self._slots
-            parts = [slots[a:b] for a, b in zip(lo, hi, strict=True) if b > a]
+            at = np.searchsorted(keys, qkeys)
+            at[at == len(keys)] = 0  # past the end: cannot match (checked next)
+            at = at[keys[at] == qkeys]
+            starts, slots = self._starts, self._slots
+            parts = [
+                slots[a:b]
+                for a, b in zip(starts[at].tolist(), starts[at + 1].tolist(), strict=True)
+            ]
         if self._pending:
             extra: list[int] = []
             for key in qkeys.tolist():

@@ -227,7 +227,7 @@ def _deep_mb(index: Any) -> float:
     """Bytes the index's own structures hold (band arrays, dicts, group records, feature
     sets and their strings, each string once), in MB. Excludes the shared analyzer."""
     seen: set[int] = set()
-    total = index._keys.nbytes + index._slots.nbytes
+    total = index._keys.nbytes + index._starts.nbytes + index._slots.nbytes
     for container in (index._groups, index._group_of, index._group_of_items, index._pending):
         total += sys.getsizeof(container)
     for bucket in index._pending.values():
@@ -350,7 +350,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> tuple[list[str], bool 
     build_s = time.perf_counter() - start
     gc.collect()
     rss_grown = _rss_mb() - rss_before
-    arrays_mb = (index._keys.nbytes + index._slots.nbytes) / 1e6
+    arrays_mb = (index._keys.nbytes + index._starts.nbytes + index._slots.nbytes) / 1e6
     groups = sum(g is not None for g in index._groups)
     say(
         f"LSH index:    num_perm {index.num_perm}, {index.bands} bands × {index.rows} rows, "
@@ -456,7 +456,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> tuple[list[str], bool 
         say(
             f"    merging the insertion buffer into the sorted arrays (every "
             f"{index.buffer_docs:,} new feature sets, inside that add): "
-            f"{(time.perf_counter() - start) * 1e3:.0f} ms at {len(index._keys):,} band entries; "
+            f"{(time.perf_counter() - start) * 1e3:.0f} ms at {len(index._slots):,} band entries; "
             "the max also holds any full garbage collection of the process"
         )
         say()

@@ -1081,8 +1081,17 @@ class SimilarityIndex(_Index):
         query = self.analyzer.features(text)
         if not query:
             return []
-        qkeys = self.band_keys(query)
         items, total, names = query.items, query.weight, query.names
+        with self._lock:
+            # The same question asked again in the same words (after folding and stop
+            # words): a group with these very features scores exactly 1.0, and no other
+            # group can (a score of 1 needs equal weighted sets); with ``limit`` members
+            # or more, its lowest ids are the whole answer the search below would give.
+            same = self._group_of_items.get(items)
+            group = self._groups[same] if same is not None else None
+            if group is not None and len(group.members) >= limit:
+                return [Match(question_id, 1.0) for question_id in group.members[:limit]]
+        qkeys = self.band_keys(query)
         weight_of = {item: self.analyzer.weight(item) for item in items}.__getitem__
         fsum = math.fsum
         with self._lock:

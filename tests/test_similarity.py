@@ -431,3 +431,29 @@ def test_the_analyzer_loads_its_own_tokenizer_once_even_when_threads_race(
     assert analyzer.tokenizer is created[0]
     assert len(results) == 6 and all(r == results[0] for r in results)
     assert results[0] == get_analyzer().features(RADIO)
+
+
+@pytest.mark.parametrize("copies", [4, 5, 6, 9])
+def test_a_question_asked_word_for_word_again_gets_what_the_full_search_gives(
+    copies: int,
+) -> None:
+    # With at least `limit` stored copies of the very same features the index answers from
+    # that group alone; with fewer it searches. Either way: the naive scan's answer.
+    text = "老旧小区改造什么时候轮到我们幸福花园小区？"
+    others = [
+        "幸福花园小区老旧小区改造什么时候开始？",
+        "老旧小区改造什么时候轮到阳光小区？",
+        "幸福花园小区的楼道灯坏了没人修",
+    ]
+    index, naive = SimilarityIndex(buffer_docs=3), NaiveIndex()
+    pairs = [(i, t) for i, t in enumerate(others, start=1)]
+    # Copies among the others, in words that fold to the same features (width, 繁體, fillers).
+    variants = [text, f"请问{text}", "老舊小區改造什麼時候輪到我們幸福花園小區？", f"  {text}！"]
+    pairs += [(100 + 7 * k, variants[k % len(variants)]) for k in range(copies)]
+    for question_id, words in pairs:
+        index.add(question_id, words)
+        naive.add(question_id, words)
+    assert len({index.analyzer.features(words).items for _, words in pairs[3:]}) == 1
+    for limit in (1, 3, 5, 6):
+        assert index.candidates(text, limit=limit) == naive.candidates(text, limit=limit)
+    assert index.candidates(text, limit=5)[0] == Match(100, 1.0)

@@ -13,6 +13,7 @@ import math
 import time
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth import authenticate, login, logout
 from django.core.exceptions import RequestDataTooBig
@@ -26,9 +27,10 @@ from ninja.throttling import BaseThrottle, SimpleRateThrottle
 
 from hub import protocol
 from hub.actions.supports import do_support_question
-from hub.errors import DomainError
+from hub.errors import DomainError, IntakeRejected
 from hub.intake.channels import BatchOutcome, intake_hotline, intake_microblog
-from hub.intake.pipeline import IntakeItem, do_intake_question
+from hub.intake.coalescer import web_intake
+from hub.intake.pipeline import IntakeItem
 from hub.intake.signing import verify_signature
 from hub.models import Channel, LiveSession
 from hub.presenters import member_sources, public_question, session_info
@@ -327,13 +329,14 @@ def session_insights(request: HttpRequest, slug: str) -> Any:
     throttle=ASK_THROTTLES,
     tags=["questions"],
 )
-def ask_question(request: HttpRequest, slug: str, body: QuestionIn) -> Any:
+async def ask_question(request: HttpRequest, slug: str, body: QuestionIn) -> Any:
     """Ask from the web page. An ``Idempotency-Key`` header makes a retried submission
-    return the first one (200 with ``duplicate: true``) instead of asking twice."""
-    session = get_object_or_404(LiveSession, slug=slug)
+    return the first one (200 with ``duplicate: true``) instead of asking twice. Taken in
+    together with the other web questions arriving meanwhile (``hub.intake.coalescer``)."""
+    session = await sync_to_async(get_object_or_404)(LiveSession, slug=slug)
     browser_id = getattr(request, "browser_id", "")
     key = request.headers.get("Idempotency-Key", "").strip()[:64]
-    result = do_intake_question(
+    outcome = await web_intake.submit(
         IntakeItem(
             session_id=session.pk,
             channel=Channel.WEB,
@@ -347,6 +350,9 @@ def ask_question(request: HttpRequest, slug: str, body: QuestionIn) -> Any:
             private=body.private,
         )
     )
+    if isinstance(outcome, IntakeRejected):
+        raise outcome
+    result = outcome
     question = result.question
     status = 201 if result.created else 200
     if question.state == "rejected":
@@ -365,7 +371,7 @@ def ask_question(request: HttpRequest, slug: str, body: QuestionIn) -> Any:
         "state": question.state,
         "duplicate": not result.created,
         "message": message,
-        "private_code": issue_code(question),
+        "private_code": await sync_to_async(issue_code)(question),
     }
 
 

@@ -215,3 +215,37 @@ async def test_redis_fans_out_between_two_server_processes(
     finally:
         first.stop()
         second.stop()
+
+
+def test_web_questions_sent_at_once_are_all_taken_in_and_batched(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+    from concurrent.futures import ThreadPoolExecutor
+
+    database = tmp_path / "hub.sqlite3"
+    prepare_database(database)
+    hub = HubServer(database, tmp_path / "server.log", HUB_WEB_RATE_PER_IP="10000/m")
+    try:
+        texts = [f"并发提问{n}号：小区{n}号楼的电梯什么时候能修好？" for n in range(40)]
+
+        def ask(text: str) -> int:
+            status, _ = Browserless(hub).request(
+                "POST", "/api/sessions/demo/questions", {"text": text}
+            )
+            return status
+
+        with ThreadPoolExecutor(max_workers=40) as pool:
+            statuses = list(pool.map(ask, texts))
+    finally:
+        hub.stop()
+
+    assert statuses == [201] * 40
+    with sqlite3.connect(database) as db:
+        rows = db.execute(
+            "SELECT text, received_at FROM hub_question WHERE text LIKE '并发提问%'"
+        ).fetchall()
+    assert sorted(text for text, _ in rows) == sorted(texts)
+    # A batch reads the clock once: questions that arrived while another batch was being
+    # taken in share their batch's time.
+    assert len({received for _, received in rows}) < len(texts)

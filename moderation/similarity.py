@@ -105,20 +105,23 @@ same values as :meth:`SimilarityIndex.minhash`), and the analysis of recent text
 band keys of recent feature sets are remembered: intake looks a question up and adds it
 with the same features.
 
-The bands live in two sorted NumPy arrays (band key, entry), plus a dict of recent
-insertions merged into the arrays every ``buffer_docs`` (2,048) new entries; a lookup is
-two ``searchsorted`` calls. datasketch's ``MinHashLSH`` keeps a Python ``set`` per bucket
+The bands live in NumPy arrays: the distinct band keys, sorted, with where each key's
+entries start in a third array (compressed rows), plus a dict of recent insertions merged
+into the arrays every ``buffer_docs`` (2,048) new entries; a lookup is one
+``searchsorted`` call for its 40 keys. A question whose exact features are already held
+by at least ``limit`` stored questions (the same question asked again in the same words,
+after folding) is answered from that group without a search: it is what the search gives. datasketch's ``MinHashLSH`` keeps a Python ``set`` per bucket
 instead: with these 40 bands it took 43.5 MB for 4,837 feature sets where the arrays took
 3.5 MB (``python -m tests.bench.intake_similarity`` measures both), i.e. about 0.45 GB
 for the ~50,000 distinct feature sets of a 100,000-question session.
 
-Performance (``tests/bench/intake_similarity.py``, 2 vCPU AMD EPYC shared with other
-work, 100,000 synthetic questions): lookup p50 ≈ 2 ms, p99 ≈ 3.8 ms, text analysis
-(~0.3 ms) included, against p50 ≈ 110 ms for the naive scan; ``add`` ≈ 0.5 ms, except
-the add that merges the buffer (~50–150 ms at 100,000 questions); ``rebuild`` ≈ 0.5 ms
-per question (mostly jieba and the traditional→simplified folding); the index's own
-structures ≈ 74 MB. A process holding large indexes can call ``gc.freeze()`` after a
-rebuild, so that full garbage collections stop walking them.
+Performance (``python -m tests.bench.intake_pipeline``, 2 vCPU AMD EPYC, 100,000
+questions of ``hub.intake.samples`` in the session): lookup p50 ≈ 0.45 ms, p99 ≈ 1.1–1.4
+ms (text analysis included), against p50 ≈ 90 ms for the naive scan; ``rebuild`` ≈ 0.2 ms
+per question (mostly jieba and the traditional→simplified folding). An index of 100,000
+questions is about 360,000 Python objects: ``moderation.merging`` takes them out of the
+garbage collector's full collections after a warm-up (``gc.freeze()``); without that, a
+full collection took 430 ms and lookup p99 rose to 8.9 ms.
 
 Threads and lifetime
 --------------------

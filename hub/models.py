@@ -200,6 +200,19 @@ class Question(models.Model):
         related_name="submitted_questions",
         help_text=_("The screener who typed a call-in"),
     )
+    # Set at intake (moderation.answers.library_hints). Indexed only where set (below):
+    # entries are retired, hardly ever deleted, and most questions have no hint.
+    library_hint = models.ForeignKey(
+        "moderation.LibraryEntry",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("answer library hint"),
+        help_text=_("The answer library entry most like the question when it arrived"),
+    )
+    library_hint_score = models.FloatField(_("answer library hint score"), null=True, blank=True)
 
     class Meta:
         ordering = ["received_at", "id"]
@@ -220,6 +233,11 @@ class Question(models.Model):
         indexes = [
             models.Index(fields=["session", "state"]),
             models.Index(fields=["session", "asker_ref", "received_at"]),
+            models.Index(
+                fields=["library_hint"],
+                condition=Q(library_hint__isnull=False),
+                name="question_library_hint",
+            ),
         ]
 
     def __str__(self) -> str:

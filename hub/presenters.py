@@ -63,6 +63,27 @@ def _answer(question: Question) -> protocol.AnswerInfo | None:
     )
 
 
+#: The hint's entry question is cut to this many characters (a tooltip, not the answer).
+HINT_QUESTION_CHARS = 80
+
+
+def _library_hint(question: Question) -> protocol.LibraryHint | None:
+    """The library entry intake found for the question, unless retired since. Free for
+    questions from intake (the entry is in memory) and from querysets that
+    ``select_related("library_hint")`` (hub.queries.staff_questions); one query otherwise."""
+    if question.library_hint_id is None:
+        return None
+    entry = question.library_hint
+    if entry is None or entry.retired:
+        return None
+    text = entry.question_text
+    if len(text) > HINT_QUESTION_CHARS:
+        text = text[: HINT_QUESTION_CHARS - 1] + "…"
+    return protocol.LibraryHint(
+        entry=entry.pk, score=question.library_hint_score or 0.0, question=text
+    )
+
+
 def display_asker(question: Question) -> str:
     """The name the asker gave, or "" (pages show their own word for an anonymous asker,
     in the reader's language, rather than a label frozen in the language of the event)."""
@@ -120,7 +141,8 @@ def staff_question(
     question: Question, members: dict[str, int] | None = None
 ) -> protocol.StaffQuestion:
     """The console's view. Querysets for many questions should annotate
-    ``observer_flag_count`` (see hub.queries.staff_questions) to avoid a query each."""
+    ``observer_flag_count`` and select the related rows (see hub.queries.staff_questions)
+    to avoid queries for each."""
     observer_flags = getattr(question, "observer_flag_count", None)
     if observer_flags is None:
         from moderation.models import ObserverFlag
@@ -164,4 +186,5 @@ def staff_question(
         similar=[protocol.SimilarRef(**ref) for ref in question.similar or []],
         sector=question.sector,
         sector_source=question.sector_source,  # type: ignore[arg-type]
+        library_hint=_library_hint(question),
     )

@@ -83,6 +83,14 @@ class SimilarRef(_Strict):
     score: float
 
 
+class LibraryHint(_Strict):
+    """The answer library entry most like a question, found when it arrived."""
+
+    entry: int = Field(description="The library entry's id")
+    score: float = Field(ge=0, le=1, description="Similarity score, 1 means the same wording")
+    question: str = Field(description="The entry's question (at most 80 characters)")
+
+
 class StaffQuestion(_Strict):
     """A question as the console sees it. ``contact`` is masked (138****5678), and so is
     personal data in ``original_text``: the raw text is for the staff role (admin) only.
@@ -126,6 +134,13 @@ class StaffQuestion(_Strict):
     similar: list[SimilarRef]
     sector: str
     sector_source: Literal["auto", "staff"]
+    library_hint: LibraryHint | None = Field(
+        default=None,
+        description=(
+            "The answer library entry most like the question when it arrived (score at "
+            "least 0.5), unless retired since: the host may answer it from the library"
+        ),
+    )
 
 
 class ChannelCounts(_Strict):

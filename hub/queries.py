@@ -38,9 +38,12 @@ def viewer_snapshot(session_id: int) -> protocol.SnapshotData:
 
 
 def staff_questions(session: LiveSession | int) -> QuerySet[Question]:
+    """Questions as :func:`hub.presenters.staff_question` needs them, without a query
+    each (the library hint's entry without its answer: the console shows its question)."""
     return (
         Question.objects.filter(session=session)
-        .select_related("live_answer__answered_by", "submitted_by")
+        .select_related("live_answer__answered_by", "submitted_by", "library_hint")
+        .defer("library_hint__answer_text")
         .annotate(observer_flag_count=Count("observer_flags"))
     )
 

@@ -9,6 +9,8 @@ session and every channel, searched as questions arrive.
   engine that merges repeated questions (:mod:`moderation.similarity`), so a question
   asked in other words, in traditional characters or with filler still finds its answer.
   Scores are exact; only entries at or above :data:`SUGGEST_MIN_SCORE` are suggested.
+  :func:`library_hints` does the same for a batch of new questions at intake (the best
+  entry of each), so the queue shows which questions the library may answer.
 * :func:`do_answer_from_library` answers a waiting question at once with an entry's
   answer (simple questions); complex ones the host defers for follow-up as before.
 
@@ -21,6 +23,7 @@ every process rebuilds its index on its next lookup.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -37,7 +40,7 @@ from hub.models import Department, LiveAnswer, Question, QuestionState, Visibili
 from hub.presenters import public_question
 from hub.roles import require_permission
 from moderation.models import LibraryEntry, LibrarySource
-from moderation.similarity import SimilarityIndex
+from moderation.similarity import Match, SimilarityIndex
 from moderation.versioned import VersionedBuild
 
 S = QuestionState
@@ -112,6 +115,42 @@ def library_matches(
         for m in wanted
         if m.question_id in by_id
     ][:limit]
+
+
+def library_hints(
+    texts: Sequence[str], *, min_score: float = SUGGEST_MIN_SCORE
+) -> list[LibraryMatch | None]:
+    """For each text, the active entry most like it (exact score ≥ ``min_score``), or
+    ``None``: the intake pipeline's hint for a batch of new questions. One index sync and
+    at most one query for the entries, whatever the number of texts; the texts' analysis
+    is the one the similarity lookups of the same batch just made (the shared analyzer
+    remembers it), so a lookup costs a few band-key probes and the scoring of the few
+    entries they find."""
+    hints: list[LibraryMatch | None] = [None] * len(texts)
+    index = library_index.get()
+    with index.lock:
+        index.sync()
+    # The index has its own lock for lookups; ``index.lock`` only guards ``sync``.
+    if not len(index.index):
+        return hints
+    best: dict[int, list[Match]] = {}
+    for position, text in enumerate(texts):
+        text = (text or "").strip()
+        if not text:
+            continue
+        # A few: an entry retired since the index was built is skipped below.
+        wanted = [m for m in index.index.candidates(text, limit=3) if m.score >= min_score]
+        if wanted:
+            best[position] = wanted
+    if not best:
+        return hints
+    ids = {m.question_id for wanted in best.values() for m in wanted}
+    by_id = {e.pk: e for e in LibraryEntry.objects.filter(pk__in=sorted(ids), retired=False)}
+    for position, wanted in best.items():
+        match = next((m for m in wanted if m.question_id in by_id), None)
+        if match is not None:
+            hints[position] = LibraryMatch(by_id[match.question_id], round(match.score, 3))
+    return hints
 
 
 def search_library(
@@ -342,6 +381,7 @@ __all__ = [
     "do_add_library_entry",
     "do_answer_from_library",
     "do_update_library_entry",
+    "library_hints",
     "library_index",
     "library_matches",
     "search_library",

@@ -166,7 +166,9 @@ def do_intake_batch(
        model and askers' history read once).
     4. Look for the same question asked before, in the session or earlier in the batch
        (``moderation.actions.find_same_questions``: one similarity pass per session,
-       no lock held), deciding merges and suggestions.
+       no lock held), deciding merges and suggestions; and for the answer library
+       entry most like each question not rejected (``moderation.answers.library_hints``:
+       one index sync and one query per batch), shown in the queue as a hint.
     5. Store, in one transaction: lock the canonical questions merged into and re-check
        them, insert the questions as they end up (pending, held, rejected, merged, with
        their suggestions) and their ``intake``, ``screen`` and ``merge`` audit rows
@@ -310,7 +312,30 @@ def _plan(
         merges = []
         for question in questions:
             question.similar = []
+    _hint_library(questions)
     return _Plan(results, new, new_keys, merges)
+
+
+def _hint_library(questions: list[Question]) -> None:
+    """Set on each new question that is not rejected the answer library entry most like it
+    (``library_hint``, which also fills the relation's cache: the console frames need no
+    query) and its score. One index sync and one query per batch, no lock held."""
+    from moderation.answers import library_hints
+
+    hinted = [q for q in questions if q.state != QuestionState.REJECTED]
+    if not hinted:
+        return
+    try:
+        hints = library_hints([q.text for q in hinted])
+    except Exception:
+        # Never lose a question to the library: store it without a hint; selecting it
+        # still shows the library's suggestions.
+        logger.exception("matching new questions against the answer library failed")
+        return
+    for question, hint in zip(hinted, hints, strict=True):
+        if hint is not None:
+            question.library_hint = hint.entry
+            question.library_hint_score = hint.score
 
 
 def _session_refusal(status: str | None) -> IntakeRejected | None:

@@ -4,6 +4,7 @@ approves in the console and the viewer page shows it; on air and answered follow
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,10 @@ def test_host_answers_a_common_question_from_the_answer_library_and_viewers_see_
     host = staff_page(browser, server, "host", "/s/demo/console/")
     item = host.locator('[data-testid^="q-"]', has_text=question_text)
     item.wait_for()
+    # Matched against the library at intake: the queue marks it before it is selected.
+    hint = item.locator('[data-testid^="library-hint-"]')
+    assert re.fullmatch(r"答问库 (0\.[5-9]\d|1\.00)", hint.text_content() or "")
+    assert "夜间施工噪音扰民怎么投诉" in (hint.get_attribute("title") or "")
     item.click()
     panel = host.get_by_test_id("library-panel")
     suggestion = panel.locator(

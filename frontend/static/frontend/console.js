@@ -6,7 +6,7 @@
 
 import { T, t, label, h, setText, byTestId, timeElement, toast, rafThrottle } from './common.js';
 import { startConsole } from './staff.js';
-import { libraryPanel } from './library.js';
+import { libraryHintBadge, libraryPanel } from './library.js';
 
 const STATES = ['received', 'pending', 'approved', 'rejected', 'queued', 'on_air', 'answered', 'deferred', 'unanswered', 'merged'];
 const CHANNELS = ['web', 'microblog', 'hotline', 'radio', 'onsite'];
@@ -286,6 +286,7 @@ function badges(q) {
     h('span', { class: `badge badge-channel channel-${q.channel}` }, label('channels', q.channel)),
     h('span', { class: `badge badge-state state-${q.state}`, 'data-testid': `state-${q.id}` }, label('states', q.state)),
     q.visibility === 'private' ? h('span', { class: 'badge badge-private' }, t('private')) : null,
+    libraryHintBadge(q),
   ];
 }
 

@@ -19,6 +19,31 @@ async function getJson(url) {
   return response.json();
 }
 
+/** Fill the {placeholders} of a string read from the page. */
+function fill(text, params) {
+  return String(text).replace(/\{(\w+)\}/g, (m, name) => (name in params ? String(params[name]) : m));
+}
+
+/**
+ * The small "答问库 0.83" badge of a question that intake matched with a library entry
+ * (`library_hint`: the entry's question in the tooltip), or null. Its translated strings
+ * are on the library panel (data-hint-label, data-hint-title). Selecting the question
+ * shows the panel's full suggestions.
+ */
+export function libraryHintBadge(q) {
+  const hint = q && q.library_hint;
+  if (!hint) return null;
+  const panel = document.querySelector('[data-testid="library-panel"]');
+  const strings = panel ? panel.dataset : {};
+  const params = { score: score(hint.score), question: hint.question };
+  return h('span', {
+    class: 'badge badge-library',
+    'data-testid': `library-hint-${q.id}`,
+    'data-entry': String(hint.entry),
+    title: fill(strings.hintTitle || '{score}: {question}', params),
+  }, fill(strings.hintLabel || '{score}', params));
+}
+
 /**
  * Mount the panel in `root` (an element with [data-role] children: list, empty, search,
  * target). `client` is the ConsoleClient (for commands and permissions).

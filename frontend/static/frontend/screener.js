@@ -3,7 +3,7 @@
 
 import { CONFIG, t, label, h, setText, byTestId, timeElement, rafThrottle } from './common.js';
 import { startConsole } from './staff.js';
-import { libraryPanel } from './library.js';
+import { libraryHintBadge, libraryPanel } from './library.js';
 
 const STORE_KEY = `hub:calls:${CONFIG.slug}`;
 
@@ -79,6 +79,7 @@ function renderCalls() {
         h('span', { class: `badge badge-channel channel-${call.channel}` }, label('channels', call.channel)),
         h('span', { class: `badge badge-state state-${state}`, 'data-testid': `call-state-${key}` }, stateText),
         q && q.visibility === 'private' ? h('span', { class: 'badge badge-private' }, t('private')) : null,
+        q ? libraryHintBadge(q) : null,
         h('span', { class: 'q-item-time muted' }, timeElement(call.at))),
       h('p', { class: 'q-item-text' }, q ? q.text : call.text),
       call.error ? h('p', { class: 'form-result result-error' }, call.error) : null,

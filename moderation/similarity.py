@@ -112,8 +112,9 @@ into the arrays every ``buffer_docs`` (2,048) new entries; a lookup is one
 by at least ``limit`` stored questions (the same question asked again in the same words,
 after folding) is answered from that group without a search: it is what the search gives.
 datasketch's ``MinHashLSH`` keeps a Python ``set`` per bucket instead: with these 40 bands
-it took 43.5 MB for 4,837 feature sets where the arrays took 3.5 MB (``python -m tests.bench.intake_similarity`` measures both), i.e. about 0.45 GB
-for the ~50,000 distinct feature sets of a 100,000-question session.
+it took 43.5 MB for 4,837 feature sets where the arrays took 3.5 MB (``python -m
+tests.bench.intake_similarity`` measures both), i.e. about 0.45 GB for the ~50,000
+distinct feature sets of a 100,000-question session.
 
 Performance (``python -m tests.bench.intake_pipeline``, 2 vCPU AMD EPYC, 100,000
 questions of ``hub.intake.samples`` in the session): lookup p50 ≈ 0.45 ms, p99 ≈ 1.1–1.4

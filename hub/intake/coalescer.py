@@ -26,9 +26,12 @@ next batch is tried afresh.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
+from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
+from django.db import close_old_connections
 
 from hub.errors import IntakeRejected
 from hub.intake.pipeline import IntakeItem, IntakeResult, do_intake_batch
@@ -38,17 +41,36 @@ logger = logging.getLogger(__name__)
 Outcome = IntakeResult | IntakeRejected
 
 
+@dataclass
+class _Waiting:
+    item: IntakeItem
+    future: asyncio.Future[Outcome]
+    #: The submitting request's context: Django runs a request's synchronous code in a
+    #: thread of that request's own (asgiref's ``ThreadSensitiveContext``), alive while
+    #: the request is.
+    context: contextvars.Context
+    gone: bool = False  # the request was cancelled while it waited
+
+
 class IntakeCoalescer:
     """Takes in the items submitted from one event loop in batches (see the module
     docstring). One batch is in flight at a time; state belongs to the running event loop
-    (a new loop, as in tests, starts afresh)."""
+    (a new loop, as in tests, starts afresh).
+
+    Where a batch runs: in the thread of the first request of the batch still waiting,
+    exactly as a synchronous view of that request would (its database connection, closed
+    when the request finishes; in tests, the test's transaction). That request cannot
+    finish before the batch does: it waits for its own outcome. When every request of a
+    batch has gone, the batch runs in asgiref's thread for code outside requests, with
+    the stale-connection handling Channels' ``database_sync_to_async`` applies.
+    """
 
     def __init__(self, max_batch: int = 500) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
         self.max_batch = max_batch
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._waiting: list[tuple[IntakeItem, asyncio.Future[Outcome]]] = []
+        self._waiting: list[_Waiting] = []
         self._draining: asyncio.Task[None] | None = None
         #: Sizes of the batches taken in, most recent last (the last 1,000; for tests and
         #: the benchmark).
@@ -63,31 +85,52 @@ class IntakeCoalescer:
         # Retrieved here too, so that an error nobody waits for any more is not logged
         # again as "never retrieved" (it is logged once by _drain).
         future.add_done_callback(lambda done: done.cancelled() or done.exception())
-        self._waiting.append((item, future))
+        waiting = _Waiting(item, future, contextvars.copy_context())
+        self._waiting.append(waiting)
         if self._draining is None or self._draining.done():
-            self._draining = loop.create_task(self._drain())
-        # Shielded: a cancelled request stops waiting, its question is still taken in.
-        return await asyncio.shield(future)
+            # In a context of its own: the drain outlives the request that started it.
+            self._draining = loop.create_task(self._drain(), context=contextvars.Context())
+        try:
+            # Shielded: a cancelled request stops waiting, its question is still taken in.
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            waiting.gone = True
+            raise
 
     async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
         while self._waiting:
             batch = self._waiting[: self.max_batch]
             del self._waiting[: self.max_batch]
             self.batch_sizes.append(len(batch))
             del self.batch_sizes[:-1000]
+            items = [waiting.item for waiting in batch]
+            host = next((waiting for waiting in batch if not waiting.gone), None)
+            context = host.context.copy() if host is not None else contextvars.Context()
             try:
-                # In the thread where Django runs synchronous views (their connection and
-                # its request-bound lifetime), as Django's own async ORM calls do.
-                outcomes = await sync_to_async(do_intake_batch)([item for item, _ in batch])
+                outcomes = await loop.create_task(
+                    sync_to_async(_take_in)(items, outside_requests=host is None),
+                    context=context,
+                )
             except Exception as error:
                 logger.exception("taking in a batch of %s web questions failed", len(batch))
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(error)
+                for waiting in batch:
+                    if not waiting.future.done():
+                        waiting.future.set_exception(error)
                 continue
-            for (_, future), outcome in zip(batch, outcomes, strict=True):
-                if not future.done():
-                    future.set_result(outcome)
+            for waiting, outcome in zip(batch, outcomes, strict=True):
+                if not waiting.future.done():
+                    waiting.future.set_result(outcome)
+
+
+def _take_in(items: list[IntakeItem], *, outside_requests: bool) -> list[Outcome]:
+    if not outside_requests:
+        return do_intake_batch(items)
+    close_old_connections()
+    try:
+        return do_intake_batch(items)
+    finally:
+        close_old_connections()
 
 
 #: The web channel's coalescer in this process (``hub.api.ask_question``).

@@ -31,9 +31,7 @@ import asyncio
 import gc
 import math
 import os
-import platform
 import resource
-import shlex
 import shutil
 import signal
 import sys
@@ -43,7 +41,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from importlib import metadata
 from pathlib import Path
 
 from websockets.asyncio.client import connect
@@ -53,6 +50,7 @@ from websockets.typing import Origin
 from tests.bench.client import ClientKind, ViewerSwarm, WindowResult
 from tests.bench.frames import START_PATH, frame_size
 from tests.bench.hub_driver import DriverStats, HubDriver
+from tests.bench.machine import command_line, machine_lines
 from tests.bench.procs import (
     ServerProcess,
     free_port,
@@ -488,40 +486,6 @@ def _fmt(value: float, spec: str = ".1f") -> str:
     return "-" if math.isnan(value) else format(value, spec)
 
 
-def _machine() -> list[str]:
-    try:
-        model = next(
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        )
-    except (OSError, StopIteration):
-        model = platform.processor() or "?"
-    versions = []
-    for package in ("websockets", "channels", "daphne", "Django", "Twisted", "channels-redis"):
-        try:
-            versions.append(f"{package} {metadata.version(package)}")
-        except metadata.PackageNotFoundError:
-            pass
-    return [
-        f"machine:  nproc={os.cpu_count()} ({model}), {platform.system()} {platform.release()} "
-        f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}",
-        f"packages: {', '.join(versions)}",
-    ]
-
-
-def _command(argv: Sequence[str]) -> str:
-    python = sys.executable
-    try:
-        relative = os.path.relpath(python)
-        if not relative.startswith(".."):
-            python = relative
-    except ValueError:
-        pass
-    command = shlex.join([python, "-m", "tests.bench.fanout", *argv])
-    return command + ("   (via make)" if os.environ.get("MAKELEVEL") else "")
-
-
 def _lost(counter: Counter[str]) -> str:
     return ", ".join(f"{n}× {code}" for code, n in counter.most_common(3))
 
@@ -585,9 +549,11 @@ def render(
         "Fan-out benchmark — viewer stream",
         f"date:     {started.isoformat(timespec='seconds')} "
         f"(run took {time.monotonic() - _STARTED:.0f} s)",
-        f"command:  {_command(argv)}",
+        f"command:  {command_line('tests.bench.fanout', argv)}",
         f"cwd:      {Path.cwd()}",
-        *_machine(),
+        *machine_lines(
+            ("websockets", "channels", "daphne", "Django", "Twisted", "channels-redis"), load=False
+        ),
         f"load:     1-min load average {os.getloadavg()[0]:.2f} at the end of the run "
         "(the 'other' column below shows the rest of the machine's load during each window)",
         f"setup:    rate {cfg.rate:g} events/s, warm-up {cfg.warmup:g} s, window "

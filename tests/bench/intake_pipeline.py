@@ -67,10 +67,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import math
 import os
-import platform
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -79,13 +76,15 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from tests.bench.machine import command_line, machine_lines, percentile
 
 GOAL_RATE = 1000.0
 GOAL_P99_MS = 5.0
 GOAL_N = 100_000
+PACKAGES = ("Django", "psycopg", "jieba", "datasketch", "numpy", "pyahocorasick")
 DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/hub_bench_intake"
 SEED = 20260301
 
@@ -144,9 +143,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     lines = [
         "Intake pipeline benchmark (issue 3 §7)",
-        f"command:  {_command(argv)}",
+        f"command:  {command_line('tests.bench.intake_pipeline', argv)}",
         f"date:     {datetime.now().astimezone():%Y-%m-%d %H:%M:%S %z}",
-        *_machine(),
+        *machine_lines(PACKAGES),
         "",
     ]
     sys.stderr.write("\n".join(lines))
@@ -326,19 +325,12 @@ def _naive_copy(index: Any) -> Any:
     return naive
 
 
-def _percentile(sorted_values: Sequence[float], q: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    k = max(0, min(len(sorted_values) - 1, math.ceil(q / 100 * len(sorted_values)) - 1))
-    return sorted_values[k]
-
-
 def _latency(seconds: Sequence[float]) -> dict[str, float]:
     ms = sorted(s * 1e3 for s in seconds)
     return {
         "n": len(ms),
-        "p50": _percentile(ms, 50),
-        "p99": _percentile(ms, 99),
+        "p50": percentile(ms, 50),
+        "p99": percentile(ms, 99),
         "max": ms[-1] if ms else float("nan"),
     }
 
@@ -902,39 +894,6 @@ def _why_not(rate: float, cpu_ms: float) -> list[str]:
         "native code, and COPY-style inserts; on this 2-core machine shared with other work, "
         "the measured figure is what one worker sustains."
     ]
-
-
-# --- machine -----------------------------------------------------------------------------------
-
-
-def _machine() -> list[str]:
-    try:
-        model = next(
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        )
-    except (OSError, StopIteration):
-        model = platform.processor() or "?"
-    versions = []
-    for package in ("Django", "psycopg", "jieba", "datasketch", "numpy", "pyahocorasick"):
-        try:
-            versions.append(f"{package} {metadata.version(package)}")
-        except metadata.PackageNotFoundError:
-            pass
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
-    return [
-        f"load:     {load} (1/5/15 min averages at the start: other work on the machine)",
-        f"machine:  nproc={os.cpu_count()} ({model}), {platform.system()} {platform.release()} "
-        f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}",
-        f"packages: {', '.join(versions)}",
-    ]
-
-
-def _command(argv: Sequence[str]) -> str:
-    return " ".join(
-        shlex.quote(a) for a in [".venv/bin/python", "-m", "tests.bench.intake_pipeline", *argv]
-    )
 
 
 if __name__ == "__main__":

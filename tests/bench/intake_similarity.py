@@ -41,20 +41,17 @@ from __future__ import annotations
 
 import argparse
 import gc
-import math
 import os
-import platform
-import shlex
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from hub.intake.samples import Sample, SampleStream
+from tests.bench.machine import command_line, machine_lines, percentile
 
 GOAL_P99_MS = 5.0
 GOAL_N = 100_000
@@ -147,13 +144,6 @@ def _rss_mb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
 
 
-def _percentile(sorted_values: Sequence[float], q: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    k = max(0, min(len(sorted_values) - 1, math.ceil(q / 100 * len(sorted_values)) - 1))
-    return sorted_values[k]
-
-
 @dataclass
 class Latency:
     count: int
@@ -165,7 +155,7 @@ class Latency:
     @classmethod
     def of(cls, seconds: Sequence[float]) -> Latency:
         ms = sorted(s * 1e3 for s in seconds)
-        return cls(len(ms), _percentile(ms, 50), _percentile(ms, 99), ms[-1], sum(ms) / len(ms))
+        return cls(len(ms), percentile(ms, 50), percentile(ms, 99), ms[-1], sum(ms) / len(ms))
 
     def line(self) -> str:
         return (
@@ -183,36 +173,6 @@ def _time_each(fn: Callable[[str], Any], texts: Sequence[str]) -> tuple[list[flo
         times.append(clock() - start)
         results.append(result)
     return times, results
-
-
-def _machine() -> list[str]:
-    try:
-        model = next(
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        )
-    except (OSError, StopIteration):
-        model = platform.processor() or "?"
-    versions = []
-    for package in ("jieba", "datasketch", "numpy", "opencc-python-reimplemented"):
-        try:
-            versions.append(f"{package} {metadata.version(package)}")
-        except metadata.PackageNotFoundError:
-            pass
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
-    return [
-        f"load:     {load} (1/5/15 min averages at the start: other work on the machine)",
-        f"machine:  nproc={os.cpu_count()} ({model}), {platform.system()} {platform.release()} "
-        f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}",
-        f"packages: {', '.join(versions)}",
-    ]
-
-
-def _command(argv: Sequence[str]) -> str:
-    return " ".join(
-        shlex.quote(a) for a in [".venv/bin/python", "-m", "tests.bench.intake_similarity", *argv]
-    )
 
 
 def _setup_django() -> None:
@@ -304,9 +264,9 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> tuple[list[str], bool 
 
     lines = [
         "Intake similarity benchmark (moderation/similarity.py)",
-        f"command:  {_command(argv)}",
+        f"command:  {command_line('tests.bench.intake_similarity', argv)}",
         f"date:     {datetime.now().astimezone().isoformat(timespec='seconds')}",
-        *_machine(),
+        *machine_lines(("jieba", "datasketch", "numpy", "opencc-python-reimplemented")),
         "",
     ]
 

@@ -134,3 +134,22 @@ def asgi_http(client: Any) -> Http:
         return HttpResult(response.status_code, dict(response.headers), response.content)
 
     return call
+
+
+TEST_BASE = "http://testserver"
+
+
+async def play(http: Http, slug: str = "live") -> tuple[Any, Received]:
+    """A WHEP viewer of ``slug`` on the in-process engine, and what it receives."""
+    from streaming.media.client import WhepClient
+
+    received = Received()
+    client = WhepClient(f"{TEST_BASE}/whep/{slug}", http=http)
+    await client.play(received.on_track)
+    return client, received
+
+
+def showing_bars(received: Received) -> bool:
+    """The viewer's latest picture is the studio's colour bars."""
+    picture = received.latest_picture()
+    return picture is not None and looks_like_bars(picture)

@@ -28,13 +28,19 @@ from hub.models import AuditEntry, SessionEvent
 from hub.routing import websocket_application
 from streaming import actions as a
 from streaming.media import engine as engine_module
-from streaming.media.client import GuestClient, SignallingError, WhepClient, WhipClient
+from streaming.media.client import GuestClient, SignallingError, WhipClient
 from streaming.media.engine import MediaEngine, reset_engine
 from streaming.media.program import ProgramConfig
 from streaming.media.slates import SlateKind
 from streaming.media.testpattern import ColourBarsTrack, ToneTrack
 from streaming.models import GuestInvite, GuestState, StudioStream
-from tests.streaming_peers import Received, asgi_http, looks_like_bars, looks_like_slate
+from tests.streaming_peers import (
+    Received,
+    asgi_http,
+    looks_like_slate,
+    play,
+    showing_bars,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
@@ -106,18 +112,6 @@ async def publish(http: Any) -> WhipClient:
         await client.pc.close()
         raise
     return client
-
-
-async def play(http: Any) -> tuple[WhepClient, Received]:
-    received = Received()
-    client = WhepClient(f"{BASE}/whep/live", http=http)
-    await client.play(received.on_track)
-    return client, received
-
-
-def showing_bars(received: Received) -> bool:
-    picture = received.latest_picture()
-    return picture is not None and looks_like_bars(picture)
 
 
 def showing_waiting_slate(received: Received) -> bool:

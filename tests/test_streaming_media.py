@@ -29,7 +29,9 @@ from tests.streaming_peers import (
     asgi_http,
     looks_like_bars,
     looks_like_slate,
+    play,
     rms,
+    showing_bars,
     tone_ratio,
 )
 
@@ -75,18 +77,6 @@ async def publish(http: Any, slug: str = "live", tone: float = 1000.0) -> WhipCl
     client = WhipClient(f"{BASE}/whip/{slug}", token=TOKEN, http=http)
     await client.publish(ColourBarsTrack(*SIZE, fps=15), ToneTrack(tone))
     return client
-
-
-async def play(http: Any, slug: str = "live") -> tuple[WhepClient, Received]:
-    received = Received()
-    client = WhepClient(f"{BASE}/whep/{slug}", http=http)
-    await client.play(received.on_track)
-    return client, received
-
-
-def showing_bars(received: Received) -> bool:
-    picture = received.latest_picture()
-    return picture is not None and looks_like_bars(picture)
 
 
 def showing_slate(kind: SlateKind) -> Any:

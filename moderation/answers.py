@@ -96,25 +96,14 @@ def library_matches(
 ) -> list[LibraryMatch]:
     """Active entries most like ``text``, best first (exact scores ≥ ``min_score``).
     ``published_only`` restricts to the public FAQ (for anonymous readers)."""
-    text = (text or "").strip()
-    if not text:
-        return []
-    index = library_index.get()
-    with index.lock:
-        index.sync()
-        matches = index.index.candidates(text, limit=limit * 3)
-    wanted = [m for m in matches if m.score >= min_score]
-    if not wanted:
-        return []
-    entries = LibraryEntry.objects.filter(pk__in=[m.question_id for m in wanted], retired=False)
-    if published_only:
-        entries = entries.filter(published=True)
-    by_id = {e.pk: e for e in entries.select_related("department")}
-    return [
-        LibraryMatch(by_id[m.question_id], round(m.score, 3))
-        for m in wanted
-        if m.question_id in by_id
-    ][:limit]
+    found = _library_lookup(
+        [text],
+        candidates=limit * 3,
+        min_score=min_score,
+        published_only=published_only,
+        related=("department",),
+    )
+    return found[0][:limit]
 
 
 def library_hints(
@@ -126,31 +115,50 @@ def library_hints(
     is the one the similarity lookups of the same batch just made (the shared analyzer
     remembers it), so a lookup costs a few band-key probes and the scoring of the few
     entries they find."""
-    hints: list[LibraryMatch | None] = [None] * len(texts)
+    # A few candidates each: an entry retired since the index was built is skipped.
+    found = _library_lookup(texts, candidates=3, min_score=min_score)
+    return [matches[0] if matches else None for matches in found]
+
+
+def _library_lookup(
+    texts: Sequence[str],
+    *,
+    candidates: int,
+    min_score: float,
+    published_only: bool = False,
+    related: tuple[str, ...] = (),
+) -> list[list[LibraryMatch]]:
+    """For each text, its active entries with an exact score ≥ ``min_score``, best first,
+    among the ``candidates`` most like it: one index sync and at most one query for the
+    entries, whatever the number of texts. The index has its own lock for lookups;
+    ``index.lock`` only guards the sync."""
+    found: list[list[Match]] = [[] for _ in texts]
     index = library_index.get()
     with index.lock:
         index.sync()
-    # The index has its own lock for lookups; ``index.lock`` only guards ``sync``.
-    if not len(index.index):
-        return hints
-    best: dict[int, list[Match]] = {}
-    for position, text in enumerate(texts):
-        text = (text or "").strip()
-        if not text:
-            continue
-        # A few: an entry retired since the index was built is skipped below.
-        wanted = [m for m in index.index.candidates(text, limit=3) if m.score >= min_score]
-        if wanted:
-            best[position] = wanted
-    if not best:
-        return hints
-    ids = {m.question_id for wanted in best.values() for m in wanted}
-    by_id = {e.pk: e for e in LibraryEntry.objects.filter(pk__in=sorted(ids), retired=False)}
-    for position, wanted in best.items():
-        match = next((m for m in wanted if m.question_id in by_id), None)
-        if match is not None:
-            hints[position] = LibraryMatch(by_id[match.question_id], round(match.score, 3))
-    return hints
+    if len(index.index):
+        for position, text in enumerate(texts):
+            text = (text or "").strip()
+            if text:
+                matches = index.index.candidates(text, limit=candidates)
+                found[position] = [m for m in matches if m.score >= min_score]
+    ids = {m.question_id for matches in found for m in matches}
+    if not ids:
+        return [[] for _ in texts]
+    entries = LibraryEntry.objects.filter(pk__in=sorted(ids), retired=False)
+    if published_only:
+        entries = entries.filter(published=True)
+    if related:  # (with no names, select_related would follow every relation)
+        entries = entries.select_related(*related)
+    by_id = {e.pk: e for e in entries}
+    return [
+        [
+            LibraryMatch(by_id[m.question_id], round(m.score, 3))
+            for m in matches
+            if m.question_id in by_id
+        ]
+        for matches in found
+    ]
 
 
 def search_library(

@@ -218,16 +218,24 @@ def _flags_summary(flags: list[dict[str, str]]) -> str:
 
 
 def check_approve_question(actor: Any, session: LiveSession, question: Question) -> None:
+    """Approving publishes a question to the viewers; a private one is never published,
+    so it is refused with ``private`` like ``queue`` and ``on_air`` (it stays pending and
+    is handled after the session: answered from the library, deferred, or followed up)."""
     require_permission(actor, "approve")
     _guard_session_open(session)
     _guard_state(question, APPROVABLE, "approve")
+    if question.visibility == Visibility.PRIVATE:
+        raise IllegalTransition(
+            _("A private question is never published; defer it or answer it from the library"),
+            code="private",
+        )
 
 
 def do_approve_question(
     actor: Any, session_id: int, question_id: int, *, now: datetime | None = None
 ) -> Question:
-    """pending → approved. A public question is published to viewers; a private one is
-    accepted for handling but never shown."""
+    """pending → approved: the question is published to viewers. A private question is
+    refused (``private``, see :func:`check_approve_question`)."""
     now = now or timezone.now()
     with transaction.atomic():
         session, question = lock_question(session_id, question_id)

@@ -50,7 +50,8 @@ def test_an_answer_without_summary_or_a_private_question_adds_nothing(
 ) -> None:
     _answer_on_air(host, live_session, ask(PARKING), "")
     private = ask("我家的低保申请为什么被退回了？", private=True)
-    m.do_approve_question(host, live_session.pk, private.pk)
+    with pytest.raises(IllegalTransition):  # never approved, so never answered on air
+        _answer_on_air(host, live_session, private, PARKING_ANSWER)
     assert not LibraryEntry.objects.exists()
 
 

@@ -17,7 +17,7 @@ from django.test import Client
 from hub.actions.sessions import do_end_session
 from hub.actions.supports import support_coalescer
 from hub.models import Channel, Question, QuestionSupport, Visibility
-from moderation.actions import do_approve_question, do_reject_question
+from moderation.actions import do_approve_question, do_defer_question, do_reject_question
 
 QUESTION = "请问老旧小区加装电梯的补贴什么时候发放？"
 PHONE = "13812345678"
@@ -115,8 +115,9 @@ def test_public_list_shows_only_approved_public_questions(client, live_session, 
     private = ask("这个问题是私下提问的吗？", private=True)
     withdrawn = ask("这个问题通过后又被撤下了吗？")
     rejected = ask("这个问题直接被拒绝了吗？")
-    for question in (approved, private, withdrawn):
+    for question in (approved, withdrawn):
         publish(host, live_session, question)
+    do_defer_question(host, live_session.pk, private.pk, "转交民政局")  # never approved
     do_reject_question(host, live_session.pk, withdrawn.pk, "off_topic")
     do_reject_question(host, live_session.pk, rejected.pk, "abusive")
 
@@ -512,8 +513,7 @@ def test_support_on_a_pending_question_is_refused(client, live_session, ask):
 def test_support_on_a_private_or_withdrawn_question_is_refused(
     client, live_session, host, ask, published
 ):
-    private = ask("一个私下的问题是什么？", private=True)
-    publish(host, live_session, private)
+    private = ask("一个私下的问题是什么？", private=True)  # approving it is refused: pending
     withdrawn, _ = published
     do_reject_question(host, live_session.pk, withdrawn.pk, "duplicate")
 

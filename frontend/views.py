@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET
 
+from hub.lib.personal_data import mask_personal_data, public_name
 from hub.models import (
     Channel,
     LiveSession,
@@ -150,6 +151,9 @@ def js_strings() -> dict[str, Any]:
         "confirm_end": _("End this session? Viewers will no longer be able to ask questions."),
         "contact": _("Contact"),
         "original_text": _("Original text"),
+        "private_hidden": _(
+            "Private question: its text is for the host and the follow-up staff only"
+        ),
         "typed_by": _("Typed by {user}"),
         "reason": _("Reason"),
         "note": _("Note"),
@@ -255,13 +259,19 @@ def _config(request: HttpRequest, **extra: Any) -> dict[str, Any]:
 
 
 def _guests(session: LiveSession) -> list[dict[str, str]]:
-    """The session's guests as ``{"name", "title"}``, tolerating hand-edited JSON."""
+    """The session's guests as ``{"name", "title"}``, tolerating hand-edited JSON, with
+    personal data masked as on every public output (a name that is only a number is left
+    out)."""
     guests = []
     for guest in session.guests if isinstance(session.guests, list) else []:
         if isinstance(guest, dict) and guest.get("name"):
-            guests.append({"name": str(guest["name"]), "title": str(guest.get("title") or "")})
+            name, title = str(guest["name"]), str(guest.get("title") or "")
         elif isinstance(guest, str) and guest:
-            guests.append({"name": guest, "title": ""})
+            name, title = guest, ""
+        else:
+            continue
+        if public_name(name):
+            guests.append({"name": public_name(name), "title": mask_personal_data(title)})
     return guests
 
 
@@ -367,13 +377,16 @@ def login(request: HttpRequest) -> HttpResponse:
 def library(request: HttpRequest) -> HttpResponse:
     """The public answer library (常见问题): published entries, searched by similar question
     or by words, filtered by sector. Rendered on the server: it works without scripts."""
-    from moderation.answers import search_library
+    from moderation.answers import public_library_entry, search_library
 
     query = request.GET.get("q", "").strip()[:200]
     sector = request.GET.get("sector", "")
     if sector not in Sector.values:
         sector = ""
-    entries = search_library(query, published_only=True, sector=sector, limit=50)
+    entries = [
+        public_library_entry(e)
+        for e in search_library(query, published_only=True, sector=sector, limit=50)
+    ]
     return render(
         request,
         "frontend/library.html",

@@ -5,7 +5,6 @@ acknowledge or refuse with a reason, relay console frames."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -22,8 +21,10 @@ from hub.errors import DomainError
 from hub.events import console_group, encode_frame
 from hub.intake.pipeline import IntakeItem, do_intake_question
 from hub.models import LiveSession
+from hub.presenters import ConsoleAudience, console_frame_for, console_view
 from hub.queries import channel_counts, console_snapshot
 from hub.roles import CONSOLE_ROLES, permissions_of, require_permission, roles_of
+from hub.text import UnreadableJSON, escape_unsafe, loads_json, strip_unsafe, unfit_json_value
 from moderation import actions as moderation
 from moderation import answers
 
@@ -93,6 +94,57 @@ def _run_command(user: Any, session_id: int, command: Any) -> dict[str, Any]:
     return {"question": outcome.pk, "state": outcome.state}
 
 
+def parse_command(text_data: str | None) -> Any:
+    """A console frame → its command (``protocol.ConsoleCommand``), or the
+    ``protocol.Refusal`` to send back; never raises. Refused: anything but JSON text of
+    at most 64 KiB (``bad_command``), invalid JSON (``bad_json``), nesting deeper than
+    ``hub.text.MAX_JSON_DEPTH`` (``too_deep``, found without recursion), a number out of
+    range (``bad_number``), a lone surrogate or NUL in any string (``bad_characters``),
+    a frame that is not a command (``bad_command``). Free-text fields (notes, summaries,
+    a call's text, name and phone) lose control and bidirectional characters
+    (``hub.text.strip_unsafe``)."""
+
+    def refusal(code: str, message: str, command_id: Any = None, action: Any = None) -> Any:
+        shown_id = escape_unsafe(command_id) if isinstance(command_id, str) else command_id
+        shown_action = escape_unsafe(action)[:100] if isinstance(action, str) else None
+        return protocol.Refusal(id=shown_id, action=shown_action, code=code, message=message)
+
+    if text_data is None or len(text_data) > MAX_COMMAND_BYTES:
+        return refusal("bad_command", _("Commands are JSON text of at most 64 KiB"))
+    try:
+        raw = loads_json(text_data)
+    except UnreadableJSON as exc:
+        return refusal(exc.code, exc.message)
+    command_id = raw.get("id") if isinstance(raw, dict) else None
+    if not isinstance(command_id, (str, int)) or isinstance(command_id, bool):
+        command_id = None
+    action = raw.get("action") if isinstance(raw, dict) else None
+    unfit = unfit_json_value(raw)
+    if unfit == "bad_characters":
+        message = _("The command holds a lone surrogate or NUL character")
+        return refusal(unfit, message, command_id, action)
+    if unfit is not None:
+        message = _("The command holds an integer out of range")
+        return refusal(unfit, message, command_id, action)
+    try:
+        command = protocol.console_command_adapter.validate_python(raw)
+    except ValidationError as exc:
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
+        )
+        return refusal(
+            "bad_command", _("Malformed command: %(d)s") % {"d": details}, command_id, action
+        )
+    # The choices (action, reason, status, sector, channel) were checked by the schema;
+    # the other strings are free text.
+    cleaned = {
+        field: strip_unsafe(value)
+        for field, value in command
+        if isinstance(value, str) and field != "id"
+    }
+    return command.model_copy(update=cleaned)
+
+
 class ConsoleConsumer(AsyncWebsocketConsumer):
     session_id: int
     group: str
@@ -111,6 +163,8 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
             await self._refuse(None, "forbidden", _("Log in with a console role to open this page"))
             await self.close(code=CLOSE_FORBIDDEN)
             return
+        # What this connection may see of each question (private ones, names, contacts).
+        self.audience = ConsoleAudience.of(roles, self.user.get_username())
         self.group = console_group(self.session_id)
         self._counts_dirty = False
         self._counts_task = asyncio.get_running_loop().create_task(self._counts_loop())
@@ -124,6 +178,7 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         snapshot = await database_sync_to_async(console_snapshot)(self.session_id)
         # A busy session's questions do not fit one WebSocket message: the first come with
         # the snapshot, the others right after in questions_batch frames.
+        snapshot.questions = [console_view(self.audience, q) for q in snapshot.questions]
         first, *rest = protocol.staff_question_chunks(snapshot.questions) or [[]]
         snapshot.questions = first
         await self._send("snapshot", snapshot)
@@ -148,31 +203,11 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if not hasattr(self, "group"):
             return
-        if text_data is None or len(text_data) > MAX_COMMAND_BYTES:
-            await self._refuse(None, "bad_command", _("Commands are JSON text of at most 64 KiB"))
+        command = parse_command(text_data)
+        if isinstance(command, protocol.Refusal):
+            await self._send("error", command)
             return
-        try:
-            raw = json.loads(text_data)
-        except json.JSONDecodeError:
-            await self._refuse(None, "bad_json", _("The command is not valid JSON"))
-            return
-        command_id = raw.get("id") if isinstance(raw, dict) else None
-        if not isinstance(command_id, (str, int)) or isinstance(command_id, bool):
-            command_id = None
-        action = raw.get("action") if isinstance(raw, dict) else None
-        try:
-            command = protocol.console_command_adapter.validate_python(raw)
-        except ValidationError as exc:
-            details = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
-            )
-            await self._refuse(
-                command_id,
-                "bad_command",
-                _("Malformed command: %(d)s") % {"d": details},
-                action if isinstance(action, str) else None,
-            )
-            return
+        command_id = command.id
         try:
             result = await database_sync_to_async(_run_command)(self.user, self.session_id, command)
         except DomainError as exc:
@@ -182,7 +217,7 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
 
     async def console_frame(self, event: dict[str, Any]) -> None:
         """A console event published after some commit (see hub.events)."""
-        await self.send(text_data=event["frame"])
+        await self.send(text_data=console_frame_for(self.audience, event["frame"]))
         self._counts_dirty = True
 
     async def _counts_loop(self) -> None:

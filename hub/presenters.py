@@ -1,17 +1,30 @@
-"""Turn models into protocol shapes. The only place that decides what a viewer may see."""
+"""Turn models into protocol shapes. The only place that decides what a viewer, and
+each console role, may see.
+
+Personal data: the public shapes mask it by their types (:data:`hub.protocol.PublicText`,
+:data:`hub.protocol.PublicName`); the console's shapes are cut per role by
+:func:`console_view` (see :class:`ConsoleAudience` for who sees what).
+"""
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import dataclass
+from typing import Any
 
 from django.utils import timezone
 
 from hub import protocol
+from hub.lib.personal_data import mask_personal_data, public_name
 from hub.models import LiveSession, Question, QuestionState
+from hub.roles import Role
 from moderation.priority import priority_score
-from moderation.screening import mask_personal_data
 
 _PHONE_DIGITS = re.compile(r"\D")
+#: The characters a URL is written with (RFC 3986, ASCII). A link flag's match is cut at
+#: the first other character: Chinese text written right after a link is not part of it.
+_URL_PART = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
 
 
 def mask_contact(contact: str) -> str:
@@ -86,8 +99,20 @@ def _library_hint(question: Question) -> protocol.LibraryHint | None:
 
 def display_asker(question: Question) -> str:
     """The name the asker gave, or "" (pages show their own word for an anonymous asker,
-    in the reader's language, rather than a label frozen in the language of the event)."""
+    in the reader's language, rather than a label frozen in the language of the event).
+    Raw: public shapes mask it (:data:`hub.protocol.PublicName`), consoles per role."""
     return question.asker_name
+
+
+def flag_match(flag: dict[str, Any]) -> str:
+    """What a screening flag shows of its match: a link only up to the end of its URL (the
+    stored match runs on into the text after it, which may hold a phone number); personal
+    data is masked by :class:`hub.protocol.ScreeningFlag` itself."""
+    match = str(flag.get("match", ""))
+    if flag.get("kind") == "link":
+        found = _URL_PART.match(match)
+        return found.group(0) if found else ""
+    return match
 
 
 def member_sources(question_ids: list[int]) -> dict[int, dict[str, int]]:
@@ -153,7 +178,7 @@ def staff_question(
     return protocol.StaffQuestion(
         id=question.pk,
         text=question.text,
-        original_text=mask_personal_data(question.original_text),
+        original_text=question.original_text,
         channel=question.channel,  # type: ignore[arg-type]
         asker=display_asker(question),
         contact=mask_contact(question.contact),
@@ -167,7 +192,10 @@ def staff_question(
         rejection_note=question.rejection_note,
         submitted_by=question.submitted_by.get_username() if question.submitted_by else "",
         answer=_answer(question),
-        flags=[protocol.ScreeningFlag(**flag) for flag in question.screening_flags or []],
+        flags=[
+            protocol.ScreeningFlag(**{**flag, "match": flag_match(flag)})
+            for flag in question.screening_flags or []
+        ],
         held=question.state == QuestionState.PENDING
         and any(flag.get("action") == "hold" for flag in question.screening_flags or []),
         observer_flags=observer_flags,
@@ -188,3 +216,130 @@ def staff_question(
         sector_source=question.sector_source,  # type: ignore[arg-type]
         library_hint=_library_hint(question),
     )
+
+
+# --- what each console role sees -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConsoleAudience:
+    """Who a console connection shows questions to, decided once when it opens.
+
+    - ``full`` (host, staff): every question as :func:`staff_question` makes it: the
+      text, ``original_text`` with personal data masked, the name the asker gave and the
+      contact masked (138****5678). They run the queue and the follow-up.
+    - ``screener``: the same for public questions and for the private calls this screener
+      typed in (``submitted_by`` is them: they check what they typed and may answer it
+      from the library). Other private questions: redacted as below.
+    - ``leader``: public questions without the contact (the leader answers on air; never a
+      private question, whose text the leader therefore does not get: redacted).
+    - ``observer`` (a citizen role, treated as public for personal data): public questions
+      with names as the public sees them (:func:`hub.lib.personal_data.public_name`), the
+      contact masked (138****5678) as for every console; every text masked. A private question is redacted: the observer sees that it
+      exists, its channel, state, sector, times, flags' kinds and handling, not its text,
+      original, asker, contact, notes, answer text, similar questions or library hint.
+      A citizen who asked privately asked the host and the staff, not the observer group.
+
+    A user with several roles gets the widest of them (full > screener > leader > observer).
+    """
+
+    kind: str  # "full" | "screener" | "leader" | "observer"
+    username: str = ""
+
+    @classmethod
+    def of(cls, roles: frozenset[str], username: str) -> ConsoleAudience:
+        if roles & {Role.HOST, Role.STAFF}:
+            return cls("full", username)
+        if Role.SCREENER in roles:
+            return cls("screener", username)
+        if Role.LEADER in roles:
+            return cls("leader", username)
+        return cls("observer", username)
+
+    @property
+    def full(self) -> bool:
+        return self.kind == "full"
+
+    def sees_private_text(self, question: protocol.StaffQuestion) -> bool:
+        if self.full:
+            return True
+        return (
+            self.kind == "screener"
+            and bool(self.username)
+            and (question.submitted_by == self.username)
+        )
+
+
+def _redacted_private(question: protocol.StaffQuestion) -> protocol.StaffQuestion:
+    answer = question.answer.model_copy(update={"summary": ""}) if question.answer else None
+    return question.model_copy(
+        update={
+            "text": "",
+            "original_text": "",
+            "asker": "",
+            "contact": "",
+            "rejection_note": "",
+            "answer": answer,
+            "flags": [flag.model_copy(update={"match": ""}) for flag in question.flags],
+            "similar": [],
+            "library_hint": None,
+        }
+    )
+
+
+def console_view(
+    audience: ConsoleAudience, question: protocol.StaffQuestion
+) -> protocol.StaffQuestion:
+    """``question`` as ``audience`` may see it (see :class:`ConsoleAudience`)."""
+    if audience.full:
+        return question
+    if question.visibility == "private" and not audience.sees_private_text(question):
+        return _redacted_private(question)
+    if audience.kind == "screener":
+        return question
+    if audience.kind == "leader":
+        return question.model_copy(update={"contact": ""})
+    return question.model_copy(update={"asker": public_name(question.asker)})
+
+
+def _observer_stage(stage: dict[str, Any]) -> dict[str, Any]:
+    """The console's stage for an observer: guests' labels as the public sees them."""
+    guests = stage.get("guests")
+    if isinstance(guests, list):
+        stage = {
+            **stage,
+            "guests": [
+                {**g, "label": mask_personal_data(str(g.get("label", "")))}
+                if isinstance(g, dict)
+                else g
+                for g in guests
+            ],
+        }
+    return stage
+
+
+def console_frame_for(audience: ConsoleAudience, frame: str) -> str:
+    """A console frame (JSON text published to every console of the session) as
+    ``audience`` may receive it: question data cut by :func:`console_view`; guests' labels
+    masked for the observer. Other frames, and every frame for ``full``, unchanged."""
+    if audience.full:
+        return frame
+    decoded = json.loads(frame)
+    type_, data = decoded.get("type"), decoded.get("data")
+    if type_ == "question":
+        decoded["data"] = console_view(
+            audience, protocol.StaffQuestion.model_validate(data)
+        ).model_dump(mode="json")
+    elif type_ in ("questions_batch", "snapshot"):
+        questions = [protocol.StaffQuestion.model_validate(q) for q in data["questions"]]
+        decoded["data"] = {
+            **data,
+            "questions": [console_view(audience, q).model_dump(mode="json") for q in questions],
+        }
+    elif type_ == "stage" and audience.kind == "observer":
+        decoded["data"] = _observer_stage(data)
+    elif type_ == "guest" and audience.kind == "observer":
+        decoded["data"] = {**data, "label": mask_personal_data(str(data.get("label", "")))}
+    else:
+        return frame
+    return json.dumps(decoded, ensure_ascii=False, separators=(",", ":"))

@@ -7,6 +7,13 @@ document is stale), and the test suite validates every frame the server sends ag
 Viewer frames (``/ws/sessions/{slug}/live``) are ``{"type", "seq", "ts", "data"}``.
 Stored events have strictly increasing ``seq`` per session. ``snapshot`` and ``heartbeat``
 are not stored: they carry the seq of the newest stored event at the time they were made.
+
+Personal data: every free-text field a non-staff eye can see is a :data:`PublicText`
+(personal data masked by :func:`hub.lib.personal_data.mask_personal_data` whenever the
+model is built or validated) and every name a :data:`PublicName` (masked the same way; a
+name that is only a number becomes "" and pages show their own word, 网友). A presenter
+cannot forget it: the mask is part of the type. Masking is idempotent, so validating a
+frame again (tests, replays) changes nothing.
 """
 
 from __future__ import annotations
@@ -14,19 +21,27 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
+
+from hub.lib.personal_data import mask_personal_data, public_name
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+#: Free text shown to non-staff eyes: personal data masked (138****5678, 110105********123X).
+PublicText = Annotated[str, AfterValidator(mask_personal_data)]
+#: A person's name shown to non-staff eyes: masked like text; "" when only a number was given.
+PublicName = Annotated[str, AfterValidator(public_name)]
+
+
 # --- Shared shapes ---------------------------------------------------------------------
 
 
 class Guest(_Strict):
-    name: str
-    title: str = ""
+    name: PublicName
+    title: PublicText = ""
 
 
 class SessionInfo(_Strict):
@@ -44,7 +59,7 @@ class SessionInfo(_Strict):
 
 
 class AnswerInfo(_Strict):
-    summary: str
+    summary: PublicText
     on_air_at: datetime
     answered_at: datetime | None
     answered_by: str
@@ -58,9 +73,9 @@ class PublicQuestion(_Strict):
     """A question as any viewer may see it: no contact, no private question ever."""
 
     id: int
-    text: str
+    text: PublicText
     channel: Literal["web", "microblog", "hotline", "radio", "onsite"]
-    asker: str
+    asker: PublicName
     supports: int
     state: Literal["approved", "queued", "on_air", "answered", "deferred", "unanswered"]
     received_at: datetime
@@ -74,8 +89,19 @@ class ScreeningFlag(_Strict):
 
     category: Literal["abuse", "personal_data", "illegal", "spam"]
     action: Literal["hold", "reject", "mask"]
-    kind: Literal["lexicon", "mobile", "id_number", "bank_card", "link", "flood", "repeat"]
-    match: str
+    kind: Literal[
+        "lexicon",
+        "mobile",
+        "landline",
+        "id_number",
+        "bank_card",
+        "email",
+        "handle",
+        "link",
+        "flood",
+        "repeat",
+    ]
+    match: PublicText
 
 
 class SimilarRef(_Strict):
@@ -88,7 +114,7 @@ class LibraryHint(_Strict):
 
     entry: int = Field(description="The library entry's id")
     score: float = Field(ge=0, le=1, description="Similarity score, 1 means the same wording")
-    question: str = Field(description="The entry's question (at most 80 characters)")
+    question: PublicText = Field(description="The entry's question (at most 80 characters)")
 
 
 class StaffQuestion(_Strict):
@@ -97,8 +123,8 @@ class StaffQuestion(_Strict):
     ``held`` means screening asks the host to look before approving."""
 
     id: int
-    text: str
-    original_text: str
+    text: PublicText
+    original_text: PublicText
     channel: Literal["web", "microblog", "hotline", "radio", "onsite"]
     asker: str
     contact: str
@@ -120,7 +146,7 @@ class StaffQuestion(_Strict):
     published_at: datetime | None
     queue_position: int | None
     rejection_reason: str
-    rejection_note: str
+    rejection_note: PublicText
     submitted_by: str
     answer: AnswerInfo | None
     flags: list[ScreeningFlag]
@@ -166,7 +192,7 @@ class RecordRow(_Strict):
 
 
 class HotWord(_Strict):
-    word: str
+    word: PublicText
     heat: float
 
 
@@ -191,7 +217,7 @@ class QuestionRef(_Strict):
 
 class AnswerLive(_Strict):
     question_id: int
-    summary: str
+    summary: PublicText
 
 
 class SupportCount(_Strict):
@@ -214,7 +240,7 @@ class AgendaItemPublic(_Strict):
 
     id: int
     position: int
-    title: str
+    title: PublicText
     confidential: bool
 
 
@@ -232,7 +258,7 @@ class AgendaData(_Strict):
 
 class GuestRef(_Strict):
     id: int
-    label: str
+    label: PublicText
 
 
 class GuestOnAirData(_Strict):

@@ -179,6 +179,10 @@ HUB_WEB_RATE_PER_IP = env_str("HUB_WEB_RATE_PER_IP", "60/m")
 HUB_REPLAY_WINDOW = env_int("HUB_REPLAY_WINDOW", 1000, minimum=1)
 HUB_VIEWER_QUEUE_LIMIT = env_int("HUB_VIEWER_QUEUE_LIMIT", 256, minimum=4)
 HUB_WS_MAX_BUFFER_BYTES = env_int("HUB_WS_MAX_BUFFER_BYTES", 1_048_576, minimum=4096)
+# Open WebSockets per client address (an IPv6 address counts by its /64), per process:
+# the next one is closed at once with 4503 (hub.realtime.addresscap).
+HUB_WS_MAX_VIEWERS_PER_ADDRESS = env_int("HUB_WS_MAX_VIEWERS_PER_ADDRESS", 100, minimum=1)
+HUB_WS_MAX_CONSOLES_PER_ADDRESS = env_int("HUB_WS_MAX_CONSOLES_PER_ADDRESS", 20, minimum=1)
 HUB_HEARTBEAT_SECONDS = env_float("HUB_HEARTBEAT_SECONDS", 15.0, minimum=0.05)
 HUB_SUPPORT_COALESCE_SECONDS = env_float("HUB_SUPPORT_COALESCE_SECONDS", 0.5, minimum=0.05)
 HUB_MICROBLOG_API_URL = env_str("HUB_MICROBLOG_API_URL") or None
@@ -246,6 +250,18 @@ if 30 % HUB_PROGRAM_FPS:
 HUB_PROGRAM_VIDEO_KBPS = env_int("HUB_PROGRAM_VIDEO_KBPS", 1000, minimum=100)
 HUB_PROGRAM_IDLE_SECONDS = env_float("HUB_PROGRAM_IDLE_SECONDS", 300.0, minimum=1.0)
 HUB_WEBRTC_MAX_VIEWERS = env_int("HUB_WEBRTC_MAX_VIEWERS", 8, minimum=0)
+# A WebRTC peer (viewer, publisher, guest) that has not connected this long after its
+# answer, or that lost its connection this long, is closed and its slot freed.
+HUB_WEBRTC_CONNECT_TIMEOUT_SECONDS = env_float(
+    "HUB_WEBRTC_CONNECT_TIMEOUT_SECONDS", 15.0, minimum=1.0
+)
+HUB_WEBRTC_DISCONNECT_GRACE_SECONDS = env_float(
+    "HUB_WEBRTC_DISCONNECT_GRACE_SECONDS", 10.0, minimum=1.0
+)
+# POSTs of SDP offers per client address (429 + Retry-After above), one count per endpoint.
+HUB_WHEP_RATE_PER_IP = env_str("HUB_WHEP_RATE_PER_IP", "30/m")
+HUB_WHIP_RATE_PER_IP = env_str("HUB_WHIP_RATE_PER_IP", "30/m")
+HUB_GUEST_JOIN_RATE_PER_IP = env_str("HUB_GUEST_JOIN_RATE_PER_IP", "10/m")
 HUB_STUN_URLS = env_list("HUB_STUN_URLS", [])
 HUB_HLS_SEGMENT_SECONDS = env_int("HUB_HLS_SEGMENT_SECONDS", 2, minimum=1)
 HUB_HLS_LIST_SIZE = env_int("HUB_HLS_LIST_SIZE", 6, minimum=3)

@@ -36,6 +36,7 @@ from django.utils.translation import gettext as _
 from hub.actions.common import lock_question, publish_staff_question
 from hub.errors import DomainError, IllegalTransition, NotFound
 from hub.events import record_public_event
+from hub.lib.personal_data import mask_personal_data
 from hub.models import Department, LiveAnswer, Question, QuestionState, Visibility
 from hub.presenters import public_question
 from hub.roles import require_permission
@@ -183,6 +184,37 @@ def search_library(
     text_hits = base.filter(Q(question_text__icontains=query) | Q(answer_text__icontains=query))
     rest = [e for e in text_hits.exclude(pk__in=seen)[: max(0, limit - len(similar))]]
     return (similar + rest)[:limit]
+
+
+@dataclass(frozen=True)
+class PublicEntry:
+    """A library entry as the public FAQ (page and API) shows it: question and answer
+    with personal data masked (entries come from live answers and staff, who may have
+    written a caller's number into them)."""
+
+    id: int
+    question: str
+    answer: str
+    sector: str
+    department: str | None
+    source: str
+    source_label: str
+    times_used: int
+    updated_at: datetime
+
+
+def public_library_entry(entry: LibraryEntry) -> PublicEntry:
+    return PublicEntry(
+        id=entry.pk,
+        question=mask_personal_data(entry.question_text),
+        answer=mask_personal_data(entry.answer_text),
+        sector=entry.sector,
+        department=entry.department.name if entry.department else None,
+        source=entry.source,
+        source_label=str(entry.get_source_display()),
+        times_used=entry.times_used,
+        updated_at=entry.updated_at,
+    )
 
 
 # --- writing entries ----------------------------------------------------------------------
@@ -384,6 +416,7 @@ def do_answer_from_library(
 __all__ = [
     "ANSWERABLE_FROM_LIBRARY",
     "LibraryMatch",
+    "PublicEntry",
     "add_live_answer_entry",
     "check_answer_from_library",
     "do_add_library_entry",
@@ -392,5 +425,6 @@ __all__ = [
     "library_hints",
     "library_index",
     "library_matches",
+    "public_library_entry",
     "search_library",
 ]

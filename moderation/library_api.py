@@ -63,11 +63,17 @@ class ErrorOut(Schema):
     message: str
 
 
-def _out(entry: LibraryEntry, score: float | None = None) -> dict[str, Any]:
+def _out(
+    entry: LibraryEntry, score: float | None = None, *, public: bool = False
+) -> dict[str, Any]:
+    """An entry as the API shows it; ``public`` (anyone without a library role): question
+    and answer with personal data masked, as on the FAQ page. Library readers see what
+    they edit."""
+    shown = answers.public_library_entry(entry) if public else None
     return {
         "id": entry.pk,
-        "question": entry.question_text,
-        "answer": entry.answer_text,
+        "question": shown.question if shown else entry.question_text,
+        "answer": shown.answer if shown else entry.answer_text,
         "sector": entry.sector,
         "department": entry.department.name if entry.department else None,
         "source": entry.source,
@@ -86,13 +92,14 @@ def _is_library_reader(request: HttpRequest) -> bool:
 def search(request: HttpRequest, q: str = "", sector: str = "", limit: int = 20) -> Any:
     """Search the library: entries asking the same thing in other words first, then
     entries containing the words typed. The public sees published entries only."""
+    reader = _is_library_reader(request)
     entries = answers.search_library(
         q,
-        published_only=not _is_library_reader(request),
+        published_only=not reader,
         sector=sector,
         limit=max(1, min(limit, 100)),
     )
-    return [_out(e) for e in entries]
+    return [_out(e, public=not reader) for e in entries]
 
 
 @router.get(

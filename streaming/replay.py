@@ -4,7 +4,8 @@ A chapter is a moment of the programme a viewer may jump to: each public questio
 on-air time (``LiveAnswer.on_air_at``, the last time the host put it on air) and each
 move of the agenda (from the public ``agenda_item`` events, so a confidential item shows
 no title). Its ``offset`` is seconds from the start of the recording that contains it;
-moments outside every finished recording get no chapter.
+moments outside every finished recording get no chapter. Chapter texts are public:
+personal data masked (events stored before the mask was applied included).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from hub.lib.personal_data import mask_personal_data
 from hub.models import LiveSession, SessionEvent, SessionStatus
 from hub.queries import public_questions
 from streaming.models import Recording
@@ -76,7 +78,7 @@ def chapters(session: LiveSession, recordings: list[Recording] | None = None) ->
                     offset=round(located[1], 3),
                     at=at,
                     question_id=question.pk,
-                    text=question.text,
+                    text=mask_personal_data(question.text),
                 )
             )
     for event in SessionEvent.objects.filter(session=session, type="agenda_item").order_by("seq"):
@@ -91,7 +93,7 @@ def chapters(session: LiveSession, recordings: list[Recording] | None = None) ->
                     recording_id=located[0].pk,
                     offset=round(located[1], 3),
                     at=event.ts,
-                    text=str(item.get("title") or ""),
+                    text=mask_personal_data(str(item.get("title") or "")),
                     confidential=bool(item.get("confidential")),
                 )
             )

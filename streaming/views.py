@@ -14,17 +14,27 @@
   these from ``HUB_MEDIA_ROOT/hls/`` in production (deploy/nginx.conf); this view does
   the same for the embedded default, with the same cache headers.
 
+Rate limits: the offer POSTs of WHEP, WHIP and guest joins are counted per client address
+and endpoint (``HUB_WHEP_RATE_PER_IP``, ``HUB_WHIP_RATE_PER_IP``,
+``HUB_GUEST_JOIN_RATE_PER_IP``; the address is the one every hub throttle uses: the
+socket's peer, or the proxy's ``X-Forwarded-For`` when ``HUB_PROXY_HEADERS`` is on), before
+any peer is made: beyond the rate 429 ``rate_limited`` with ``Retry-After``. The player
+treats a 429 like the 503 of the viewer cap and plays HLS.
+
 Errors are JSON ``{"code", "message"}`` with the domain error's HTTP status; 401 adds
-``WWW-Authenticate: Bearer``. Every WHIP/WHEP response carries CORS headers so a
-player or publisher on another origin can use the endpoints (they hold no cookies).
+``WWW-Authenticate: Bearer``; 429 and 503 add ``Retry-After``. Every WHIP/WHEP response
+carries CORS headers so a player or publisher on another origin can use the endpoints (they
+hold no cookies).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
@@ -33,7 +43,12 @@ from django.views.decorators.csrf import csrf_exempt
 
 from hub.errors import DomainError
 from streaming.engine import get_engine
-from streaming.media.errors import BadOffer, UnsupportedMediaType, ViewerCapReached
+from streaming.media.errors import (
+    BadOffer,
+    TooManyOffers,
+    UnsupportedMediaType,
+    ViewerCapReached,
+)
 
 SDP_TYPE = "application/sdp"
 HLS_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,80}\.(m3u8|ts)$")
@@ -58,7 +73,7 @@ def _error(error: DomainError, methods: str) -> HttpResponse:
     )
     if error.http_status == 401:
         response["WWW-Authenticate"] = 'Bearer realm="hub", error="invalid_token"'
-    if isinstance(error, ViewerCapReached):
+    if isinstance(error, (ViewerCapReached, TooManyOffers)):
         response["Retry-After"] = str(error.retry_after)
     return _cors(response, methods)
 
@@ -104,13 +119,39 @@ def _bearer(request: HttpRequest) -> str | None:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
+def _check_rate(request: HttpRequest, scope: str, rate_setting: str) -> None:
+    """Count this offer against its client address; :class:`TooManyOffers` beyond the rate.
+
+    A new throttle per request: ninja's throttles keep the request's history on the
+    instance between ``allow_request`` and ``wait``, and requests run concurrently here.
+    """
+    # hub.api mounts the streaming API (streaming.api), so it is imported when first used,
+    # as hub.followup.api does: the one throttle rule (rate from a setting, cache, address).
+    from hub.api import IpThrottle
+
+    throttle = IpThrottle(scope, rate_setting)
+    if throttle.allow_request(request):
+        return
+    wait = max(1, math.ceil(throttle.wait() or 1))  # waiting that long must be enough
+    raise TooManyOffers(
+        _("Too many requests; please wait %(s)s seconds and try again") % {"s": wait},
+        retry_after=wait,
+    )
+
+
 async def _negotiate(
     request: HttpRequest,
     methods: str,
     location: Callable[[str], str],
     call: Callable[[str], Awaitable[tuple[str, str]]],
+    *,
+    rate: tuple[str, str] | None = None,
 ) -> HttpResponse:
+    """``rate``: ``(scope, rate setting)`` of the throttle counting this endpoint's offers."""
     try:
+        if rate is not None:
+            # The cache may be Redis: its round trip is made off the event loop.
+            await sync_to_async(_check_rate, thread_sensitive=False)(request, *rate)
         resource_id, answer = await call(_offer(request))
     except DomainError as error:
         return _error(error, methods)
@@ -142,6 +183,7 @@ async def whip(request: HttpRequest, slug: str) -> HttpResponse:
         methods,
         lambda resource: f"/whip/{slug}/{resource}",
         lambda offer: get_engine().publish(slug, token, offer, handover=handover),
+        rate=("whip", "HUB_WHIP_RATE_PER_IP"),
     )
 
 
@@ -171,6 +213,7 @@ async def whep(request: HttpRequest, slug: str) -> HttpResponse:
         methods,
         lambda resource: f"/whep/{slug}/{resource}",
         lambda offer: get_engine().play(slug, offer),
+        rate=("whep", "HUB_WHEP_RATE_PER_IP"),
     )
 
 
@@ -238,6 +281,7 @@ async def guest(request: HttpRequest, token: str) -> HttpResponse:
         methods,
         lambda resource: f"/guest/{token}/{resource}",
         lambda offer: get_engine().join_guest(token, offer),
+        rate=("guest-join", "HUB_GUEST_JOIN_RATE_PER_IP"),
     )
 
 

@@ -11,6 +11,8 @@ Field names are exactly those of GeoReport v2. Mapping:
   closed or dismissed; ``status_notes``: the task's state in words, and the published
   reply's text when there is one;
 - ``description``: the public (masked) text; ``agency_responsible``: the lead department;
+  ``status_notes`` and ``description`` are public output: personal data in them is
+  masked (``hub.lib.personal_data``);
 - ``requested_datetime``: when the task was created (the session ended);
   ``updated_datetime``: its last change; ``expected_datetime``: the reply deadline (null
   while paused or when not assigned);
@@ -36,6 +38,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from hub.followup.models import OPEN_STATES, FollowUpTask, ReplyStage
+from hub.lib.personal_data import mask_personal_data
 from moderation.sectors import SEED_KEYWORDS, Sector
 
 DEFAULT_WINDOW = timedelta(days=90)
@@ -77,7 +80,7 @@ def _service_request(task: FollowUpTask) -> dict[str, Any]:
     )
     notes = str(task.get_state_display())
     if reply is not None:
-        notes = f"{notes}: {reply.text}"
+        notes = f"{notes}: {mask_personal_data(reply.text)}"
     try:
         service_name = str(Sector(task.sector).label)
     except ValueError:
@@ -88,7 +91,7 @@ def _service_request(task: FollowUpTask) -> dict[str, Any]:
         "status_notes": notes,
         "service_name": service_name,
         "service_code": task.sector,
-        "description": task.public_text,
+        "description": mask_personal_data(task.public_text),
         "agency_responsible": task.lead_department.name if task.lead_department else None,
         "service_notice": None,
         "requested_datetime": task.created_at.isoformat(),

@@ -47,6 +47,7 @@ from hub.followup.models import (
     TaskState,
 )
 from hub.followup.presenters import is_overdue, sector_label
+from hub.lib.personal_data import mask_personal_data
 
 HOT_TOPICS = 20
 CASES = 10
@@ -104,7 +105,9 @@ class WeeklyReport:
 
 
 def _text(task: FollowUpTask) -> str:
-    return task.public_text if task.is_public else ""
+    """The text a report shows of a task: the public text, masked (reports travel to
+    departments and the leadership, and may be published); "" for a private task."""
+    return mask_personal_data(task.public_text) if task.is_public else ""
 
 
 def _department(task: FollowUpTask) -> str:
@@ -116,7 +119,7 @@ def hot_topics(tasks: list[FollowUpTask], limit: int = HOT_TOPICS) -> list[tuple
 
     heat: dict[str, float] = defaultdict(float)
     for task in tasks:
-        for word, weight in keywords(task.public_text):
+        for word, weight in keywords(mask_personal_data(task.public_text)):
             heat[word] += weight * task.askers_count
     top = sorted(heat.items(), key=lambda item: (-item[1], item[0]))[:limit]
     if not top:

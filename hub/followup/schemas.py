@@ -1,11 +1,15 @@
 """Shapes of the follow-up API (django-ninja / pydantic). Public shapes carry nothing
-private: see :mod:`hub.followup.presenters`, the only place that fills them."""
+private: see :mod:`hub.followup.presenters`, the only place that fills them. Their free
+texts (the task's text, published replies, public timeline notes) are
+:data:`hub.protocol.PublicText`: personal data is masked by the type itself."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from ninja import Field, Schema
+
+from hub.protocol import PublicText
 
 
 class DepartmentRef(Schema):
@@ -20,7 +24,7 @@ class TimelineEntry(Schema):
     label: str
     state: str
     department: str | None
-    note: str = Field("", description="Public remark, if any (internal notes never appear)")
+    note: PublicText = Field("", description="Public remark, if any (internal notes never appear)")
 
 
 class Signature(Schema):
@@ -36,7 +40,7 @@ class VoteTally(Schema):
 
 class ReplyPublic(Schema):
     round: int = Field(description="1; 2 for the reply after a reopening")
-    text: str
+    text: PublicText
     department: str
     published_at: datetime
     editor: Signature | None = Field(description="First review (一审)")
@@ -52,7 +56,7 @@ class TaskPublic(Schema):
     id: int
     session_slug: str
     session_title: str
-    text: str
+    text: PublicText
     sector: str
     sector_label: str
     channel: str

@@ -7,7 +7,12 @@ studio publisher, WebRTC viewers, guests, and hosts listening to a guest.
 
 A programme starts with the first peer of a live session and stops when the session
 ends, or after ``HUB_PROGRAM_IDLE_SECONDS`` without any publisher, viewer or guest; the
-recording is finished then. Every database call goes through
+recording is finished then. A peer holds its place (a viewer slot under
+``HUB_WEBRTC_MAX_VIEWERS``, the studio publisher, a guest) until it is closed; one that has
+not connected ``HUB_WEBRTC_CONNECT_TIMEOUT_SECONDS`` after its answer, or that lost its
+connection for ``HUB_WEBRTC_DISCONNECT_GRACE_SECONDS``, is closed (see
+:mod:`streaming.media.peers`), so offers that never connect cannot hold every slot or keep
+an empty programme from idling. Every database call goes through
 ``database_sync_to_async`` to ``streaming.actions`` (the control plane).
 
 An engine that starts (a media process started or restarted, or the engine moved to a
@@ -121,6 +126,8 @@ class MediaEngine:
         max_viewers: int | None = None,
         idle_seconds: float | None = None,
         stun_urls: list[str] | None = None,
+        connect_timeout: float | None = None,
+        disconnect_grace: float | None = None,
     ) -> None:
         self.config = config or ProgramConfig.from_settings()
         self.hls = settings.HUB_MEDIA_HLS if hls is None else hls
@@ -131,6 +138,17 @@ class MediaEngine:
             settings.HUB_PROGRAM_IDLE_SECONDS if idle_seconds is None else idle_seconds
         )
         self.stun_urls = list(settings.HUB_STUN_URLS if stun_urls is None else stun_urls)
+        # A peer not connected this long after its answer is closed and its slot freed.
+        self.connect_timeout = (
+            settings.HUB_WEBRTC_CONNECT_TIMEOUT_SECONDS
+            if connect_timeout is None
+            else connect_timeout
+        )
+        self.disconnect_grace = (
+            settings.HUB_WEBRTC_DISCONNECT_GRACE_SECONDS
+            if disconnect_grace is None
+            else disconnect_grace
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sessions: dict[str, SessionMedia] = {}
         self._starting: dict[str, asyncio.Future[SessionMedia]] = {}
@@ -388,7 +406,13 @@ class MediaEngine:
         await asyncio.gather(*(self.stop_session(slug) for slug in list(self._sessions)))
 
     def _new_peer(self, kind: str, slug: str) -> MediaPeer:
-        return MediaPeer(kind, slug, stun_urls=self.stun_urls)
+        return MediaPeer(
+            kind,
+            slug,
+            stun_urls=self.stun_urls,
+            connect_timeout=self.connect_timeout,
+            disconnect_grace=self.disconnect_grace,
+        )
 
     # -- WHIP: the studio ------------------------------------------------------------------------
     async def publish(

@@ -28,6 +28,17 @@ class ViewerCapReached(DomainError):
         self.retry_after = retry_after
 
 
+class TooManyOffers(DomainError):
+    """One client address posted too many SDP offers to one endpoint (429 + Retry-After)."""
+
+    code = "rate_limited"
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class MediaUnavailable(DomainError):
     """The programme cannot run here (disk, encoder): try again later."""
 

@@ -4,8 +4,13 @@ WHIP and WHEP are non-trickle here: aiortc gathers every ICE candidate while it 
 local description, so the answer returned by :meth:`MediaPeer.answer` is complete.
 
 Clean-up contract: a peer is closed exactly once, whichever comes first: a ``DELETE``,
-its connection state turning ``failed`` or ``closed``, a replacement (hand-over), or the
-programme stopping. Closing closes the RTCPeerConnection (which stops its senders and
+its connection state turning ``failed`` or ``closed``, a replacement (hand-over), the
+programme stopping, or a deadline: a peer that is not connected ``connect_timeout`` seconds
+after its answer was made (an offer whose ICE can never succeed, such as one with no
+candidates and no end-of-candidates, would otherwise hold its slot for ever), or one that
+connected and then stays out of ``connected`` for ``disconnect_grace`` seconds. (aiortc
+itself turns a connection whose ICE consent checks go unanswered for about 30 s into
+``failed``.) Closing closes the RTCPeerConnection (which stops its senders and
 with them the relayed tracks they read), stops the local tracks it was given, cancels
 and awaits its reader tasks, stops its MediaBlackhole, then runs its ``on_close``
 callbacks (registries, the control plane). Nothing it started outlives it.
@@ -68,7 +73,17 @@ def parse_offer(sdp: str, *, must_send: bool = False, must_receive: bool = False
 class MediaPeer:
     """A peer of the engine: ``kind`` is publisher, viewer, guest or listener."""
 
-    def __init__(self, kind: str, slug: str, *, stun_urls: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        slug: str,
+        *,
+        stun_urls: list[str] | None = None,
+        connect_timeout: float | None = None,
+        disconnect_grace: float | None = None,
+    ) -> None:
+        """``connect_timeout`` / ``disconnect_grace``: the deadlines of the clean-up
+        contract, in seconds (``None``: no deadline)."""
         self.kind = kind
         self.slug = slug
         self.resource_id = new_resource_id()
@@ -81,6 +96,10 @@ class MediaPeer:
         self.blackhole = MediaBlackhole()
         self.on_close: list[Callable[[MediaPeer], Awaitable[None] | None]] = []
         self._close_task: asyncio.Future[None] | None = None
+        self.connect_timeout = connect_timeout
+        self.disconnect_grace = disconnect_grace
+        self.ever_connected = False
+        self._deadline: asyncio.TimerHandle | None = None
         self.pc.on("connectionstatechange", self._state_changed)
         self.pc.on("track", self.remote_tracks.append)
 
@@ -102,9 +121,37 @@ class MediaPeer:
         return str(self.pc.connectionState)
 
     def _state_changed(self) -> None:
-        logger.info("%s connection %s", self.label, self.pc.connectionState)
-        if self.pc.connectionState in ("failed", "closed"):
+        state = self.pc.connectionState
+        logger.info("%s connection %s", self.label, state)
+        if state in ("failed", "closed"):
             self.close_soon()
+        elif state == "connected":
+            self.ever_connected = True
+            self._cancel_deadline()
+        elif self.ever_connected and self._deadline is None and not self.closed:
+            # Connected before, not now (aiortc has no "disconnected", but a later version
+            # or a DTLS renegotiation may pass through "connecting"): wait out the grace.
+            self._arm_deadline(self.disconnect_grace, "lost its connection")
+
+    def _arm_deadline(self, seconds: float | None, what: str) -> None:
+        self._cancel_deadline()
+        if seconds is None or self.closed:
+            return
+        self._deadline = asyncio.get_running_loop().call_later(
+            seconds, self._deadline_passed, seconds, what
+        )
+
+    def _cancel_deadline(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _deadline_passed(self, seconds: float, what: str) -> None:
+        self._deadline = None
+        if self.closed or self.pc.connectionState == "connected":
+            return
+        logger.info("%s %s (not connected for %.1f s); closing it", self.label, what, seconds)
+        self.close_soon()
 
     def add_track(self, track: MediaStreamTrack) -> None:
         """Send ``track`` to the remote side; it is stopped when the peer closes."""
@@ -132,6 +179,9 @@ class MediaPeer:
                 _("No answer can be made to this offer: %(error)s") % {"error": error}
             ) from None
         await self.blackhole.start()
+        # From now on the remote side has what it needs to connect: the clock runs.
+        if self.pc.connectionState != "connected":
+            self._arm_deadline(self.connect_timeout, "did not connect")
         return str(self.pc.localDescription.sdp)
 
     def close_soon(self) -> None:
@@ -145,6 +195,7 @@ class MediaPeer:
         await asyncio.shield(self._close_task)
 
     async def _close(self) -> None:
+        self._cancel_deadline()
         try:
             await self.pc.close()
         except Exception:

@@ -412,6 +412,17 @@ function sectorInfo(q) {
   return nodes.length ? h('span', { class: 'q-sector-box' }, nodes) : null;
 }
 
+// A link flag shows its URL only: the server cuts the match at the end of the URL, and so
+// does the page (Chinese text written right after a link, maybe with a phone number in
+// it, is not part of the link).
+const URL_PART = /^[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]+/;
+
+function flagText(f) {
+  const match = f.kind === 'link' ? ((f.match || '').match(URL_PART) || [''])[0] : (f.match || '');
+  const head = `${label('flag_categories', f.category)} · ${label('flag_kinds', f.kind)}`;
+  return match ? `${head}: ${match}` : head;
+}
+
 function renderQueueItem(q, selected) {
   const changed = q.original_text && q.original_text !== q.text;
   const meta = [
@@ -442,11 +453,12 @@ function renderQueueItem(q, selected) {
     onclick: () => select(q.id, false),
   },
   h('div', { class: 'q-item-head' }, badges(q), h('span', { class: 'q-item-time muted' }, timeElement(q.received_at))),
-  h('p', { class: 'q-item-text' }, q.text),
+  h('p', { class: `q-item-text${q.text ? '' : ' muted'}`, 'data-testid': `q-text-${q.id}` },
+    q.text || (q.visibility === 'private' ? t('private_hidden') : '')),
   q.flags && q.flags.length ? h('p', { class: `q-item-flags${q.held ? ' is-held' : ''}`, 'data-testid': `flags-${q.id}` },
     q.held ? h('strong', { class: 'flag-held' }, t('held')) : null,
     q.flags.map((f) => h('span', { class: `badge badge-flag flag-${f.action}`, title: label('flag_actions', f.action) },
-      `${label('flag_categories', f.category)} · ${label('flag_kinds', f.kind)}: ${f.match}`))) : null,
+      flagText(f)))) : null,
   changed ? h('details', { class: 'q-original' }, h('summary', null, t('original_text')), h('p', null, q.original_text)) : null,
   h('p', { class: 'q-item-meta muted' }, metaNodes),
   mergeInfo(q),

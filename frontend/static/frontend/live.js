@@ -2,7 +2,9 @@
 //
 //  * ReconnectingSocket: a WebSocket that reconnects with exponential backoff and jitter,
 //    notices a silent connection (no frame for `staleAfterMs`) and stops on fatal close
-//    codes (4404 unknown session, 4401 not signed in, 4403 forbidden).
+//    codes (4404 unknown session, 4401 not signed in, 4403 forbidden). Refused because
+//    its address holds too many connections (4503), it waits 15–60 s before each new
+//    attempt instead of hammering the server.
 //  * ViewerStream: the public stream /ws/sessions/{slug}/live. Remembers the highest seq,
 //    drops frames it already has, resumes with ?since=<seq> after any drop.
 //  * ConsoleClient: the staff stream /ws/sessions/{slug}/console. Keeps the hello,
@@ -16,6 +18,9 @@ export const CLOSE_UNKNOWN_SESSION = 4404;
 export const CLOSE_FORBIDDEN = 4403;
 export const CLOSE_UNAUTHENTICATED = 4401;
 export const CLOSE_TOO_SLOW_RESYNC = 4429;
+export const CLOSE_TOO_MANY_CONNECTIONS = 4503;
+// The first wait after a 4503 (ms): a place frees up when someone on the same network leaves.
+const TOO_MANY_CONNECTIONS_DELAY = 15000;
 
 /** ws:// or wss:// URL for a path on this host, matching the page's protocol. */
 export function wsUrl(path) {
@@ -205,6 +210,11 @@ export class ReconnectingSocket {
     if (code === CLOSE_TOO_SLOW_RESYNC && this.attempt === 0) {
       // The server asked us to resync: come back at once (with ?since=).
       delay = 100 + Math.random() * 400;
+    } else if (code === CLOSE_TOO_MANY_CONNECTIONS) {
+      // Refused (no frame came, so `attempt` keeps growing): wait long, with jitter so a
+      // whole office behind one address does not come back at the same moment.
+      const base = Math.max(TOO_MANY_CONNECTIONS_DELAY, this.minDelay * 2 ** this.attempt);
+      delay = Math.min(Math.max(this.maxDelay, 2 * TOO_MANY_CONNECTIONS_DELAY), base) * (1 + Math.random());
     } else {
       const base = Math.min(this.maxDelay, this.minDelay * 2 ** this.attempt);
       delay = base * (0.75 + Math.random() * 0.5);

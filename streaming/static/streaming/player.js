@@ -7,8 +7,8 @@
 //
 // WHEP (draft-ietf-wish-whep): POST an SDP offer (recvonly audio + video, ICE gathered
 // first: the engine does not trickle) to the endpoint; 201 carries the answer and a
-// Location to DELETE when leaving. 503 means the WebRTC cap is reached: we play HLS and
-// never retry WebRTC on this page. Any other failure (no RTCPeerConnection, network,
+// Location to DELETE when leaving. 503 means the WebRTC cap is reached, 429 that this
+// address posted too many offers: we play HLS and never retry WebRTC on this page. Any other failure (no RTCPeerConnection, network,
 // the engine restarting) also falls back to HLS after a few attempts.
 //
 // HLS: natively where `video.canPlayType('application/vnd.apple.mpegurl')` says so
@@ -170,7 +170,9 @@ export class ProgramPlayer {
           return;
         } catch (err) {
           this._closeWebrtc();
-          if (err instanceof WhepError && err.status === 503) {
+          // 503: the WebRTC cap is reached; 429: this address posted too many offers.
+          // Either way retrying WebRTC would only add load: play HLS.
+          if (err instanceof WhepError && (err.status === 503 || err.status === 429)) {
             this.capped = true;
             break;
           }

@@ -13,11 +13,18 @@ a callable that writes the bytes of a frame encoded once for all viewers
 When Twisted holds nothing unsent for the socket, the bytes go straight to the
 non-blocking socket (as asyncio's transports do), so an idle connection costs no writer
 registration; any remainder is handed to Twisted's buffer, which keeps the order.
+
+HTTP requests whose request line or headers pass Twisted's limits (a line longer than
+16 KiB, request line and headers together longer than 16 KiB, more than 500 headers) are
+answered ``414 URI Too Long`` (the request line) or ``431 Request Header Fields Too
+Large`` with the API's ``{"code", "message"}`` body, instead of the dropped connection
+(or bare 400) Twisted gives; see :func:`make_channel_class`.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from functools import partial
@@ -32,17 +39,94 @@ def pending_bytes(transport: Any) -> int:
     return max(0, buffered) + getattr(transport, "_tempDataLen", 0)
 
 
+#: After refusing an over-long request, what the client still sends is read and dropped
+#: (so that it reads the answer instead of a reset connection) for at most this long, and
+#: at most this many bytes.
+REFUSED_DRAIN_SECONDS = 5
+REFUSED_DRAIN_BYTES = 1_048_576
+
+
+def make_channel_class() -> type:
+    """Twisted's HTTP channel, answering requests over its limits with 414 or 431."""
+    from django.utils.translation import gettext as _
+    from twisted.web.http import HTTPChannel
+
+    class LimitedChannel(HTTPChannel):  # type: ignore[misc]
+        _refused = False
+        _dropped = 0
+
+        def dataReceived(self, data: bytes) -> None:
+            if self._refused:
+                self._dropped += len(data)
+                if self._dropped > REFUSED_DRAIN_BYTES:
+                    self.transport.abortConnection()
+                return
+            super().dataReceived(data)
+
+        def lineReceived(self, line: bytes) -> None:
+            if self._refused:
+                return
+            if self._receivedHeaderSize + len(line) > self.totalHeadersSize:
+                self._refuse_too_long()
+                return
+            super().lineReceived(line)
+
+        def lineLengthExceeded(self, line: bytes) -> None:
+            self._refuse_too_long()
+
+        def headerReceived(self, line: bytes) -> bool:
+            if self._receivedHeaderCount >= self.maxHeaders:
+                self._refuse_too_long()
+                return False
+            return bool(super().headerReceived(line))
+
+        def _refuse_too_long(self) -> None:
+            # Twisted sets _command once the request line is read: past it, the headers
+            # are what is too long.
+            if hasattr(self, "_command"):
+                status, reason = 431, b"Request Header Fields Too Large"
+                code, message = "headers_too_large", _("The request headers are too large")
+            else:
+                status, reason = 414, b"URI Too Long"
+                code, message = "uri_too_long", _("The request line (the URL) is too long")
+            body = json.dumps({"code": code, "message": message}, ensure_ascii=False).encode()
+            self._refused = True
+            self.transport.write(
+                b"HTTP/1.1 %d %s\r\nContent-Type: application/json; charset=utf-8\r\n"
+                b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
+                % (status, reason, len(body), body)
+            )
+            # Half-close: the answer is sent, what the client still sends is dropped.
+            self.transport.loseWriteConnection()
+            self.setTimeout(REFUSED_DRAIN_SECONDS)
+
+    return LimitedChannel
+
+
 def make_server_class() -> type:
     from daphne.server import Server
     from daphne.ws_protocol import WebSocketProtocol
     from django.conf import settings
+    from twisted.web.http import _GenericHTTPChannelProtocol
 
     from hub.protocol import CLOSE_TOO_SLOW_RESYNC
     from hub.realtime.wsframe import PREBUILT_FRAMES
 
     limit = settings.HUB_WS_MAX_BUFFER_BYTES
+    channel_class = make_channel_class()
 
     class BoundedServer(Server):  # type: ignore[misc]
+        @property
+        def http_factory(self) -> Any:
+            return self._http_factory
+
+        @http_factory.setter
+        def http_factory(self, factory: Any) -> None:
+            # Server.run makes Daphne's factory; its connections get the limited channel
+            # (what Twisted's own factory function builds, with another channel class).
+            factory.protocol = lambda: _GenericHTTPChannelProtocol(channel_class())
+            self._http_factory = factory
+
         def create_application(self, protocol: Any, scope: dict[str, Any]) -> Any:
             if scope.get("type") == "websocket" and isinstance(protocol, WebSocketProtocol):
                 extensions = dict(scope.get("extensions") or {})

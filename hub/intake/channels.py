@@ -14,10 +14,18 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from hub.errors import DomainError, IntakeRejected
-from hub.intake.pipeline import IntakeItem, IntakeResult, do_intake_batch, normalise_text
+from hub.intake.pipeline import (
+    BadCharacters,
+    IntakeItem,
+    IntakeResult,
+    do_intake_batch,
+    normalise_text,
+)
 from hub.models import Channel, LiveSession, SessionStatus
+from hub.text import escape_unsafe, is_clean_id
 
 _HASHTAG = re.compile(r"#([^#\s]{1,60})#")
+_SLUG = re.compile(r"[-a-zA-Z0-9_]{1,60}")
 
 
 class PayloadRejected(DomainError):
@@ -53,18 +61,20 @@ class BatchOutcome:
         outcomes = iter(do_intake_batch(items)) if items else iter(())
         for source_id, item in queued:
             outcome = next(outcomes) if isinstance(item, IntakeItem) else item
+            # Echoed safely: an id refused for its characters is shown with them escaped.
+            shown = escape_unsafe(source_id) if source_id is not None else None
             if isinstance(outcome, IntakeResult):
                 target = self.accepted if outcome.created else self.duplicates
-                target.append({"source_id": source_id, "question": outcome.question.pk})
+                target.append({"source_id": shown, "question": outcome.question.pk})
             else:
                 self.rejected.append(
-                    {"source_id": source_id, "code": outcome.code, "message": outcome.message}
+                    {"source_id": shown, "code": outcome.code, "message": outcome.message}
                 )
         return self
 
 
 def _session_by_slug(slug: Any) -> LiveSession:
-    if not isinstance(slug, str) or not slug:
+    if not isinstance(slug, str) or not _SLUG.fullmatch(slug):
         raise PayloadRejected(_('"session" must be a session slug'), code="bad_session")
     session = LiveSession.objects.filter(slug=slug).first()
     if session is None:
@@ -79,6 +89,30 @@ def _sessions_by_hashtag() -> dict[str, int]:
         .values_list("microblog_hashtag", "pk")
     )
     return {normalise_text(tag.strip("#＃")): pk for tag, pk in rows}
+
+
+def _item_id(value: Any) -> str | None:
+    """An item's id as text: a string or an integer (not a boolean); None if absent or of
+    another type."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
+        return None
+    return str(value)
+
+
+def _id_refusal(value: str, what: str, code: str) -> BadCharacters | None:
+    """The refusal of an id holding a control, unstorable or bidirectional character."""
+    if is_clean_id(value):
+        return None
+    return BadCharacters(
+        _("The %(what)s holds a control or invalid character") % {"what": what}, code=code
+    )
+
+
+def _name(value: Any) -> str:
+    """A display name as sent: a string (or a number); anything else counts as none."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return ""
+    return str(value)
 
 
 def _items(payload: Any, key: str) -> list[Any]:
@@ -110,14 +144,23 @@ def intake_microblog(payload: Any) -> BatchOutcome:
             if not isinstance(entry, dict):
                 outcome.add(None, IntakeRejected(_("Each item must be an object"), code="bad_item"))
                 continue
-            raw_id = entry.get("idstr") or entry.get("id")
-            if raw_id in (None, "") or not isinstance(raw_id, (str, int)):
+            raw_id = _item_id(entry.get("idstr")) or _item_id(entry.get("id"))
+            if raw_id is None:
                 outcome.add(None, IntakeRejected(_("The item has no id"), code="missing_id"))
                 continue
             source_id = f"{kind}:{raw_id}"
+            refusal = _id_refusal(raw_id, _("id"), "bad_id")
+            if refusal is not None:
+                outcome.add(source_id, refusal)
+                continue
             text = entry.get("text")
             raw_user = entry.get("user")
             user: dict[str, Any] = raw_user if isinstance(raw_user, dict) else {}
+            user_id = _item_id(user.get("idstr")) or _item_id(user.get("id")) or ""
+            refusal = _id_refusal(user_id, _("user id"), "bad_user_id")
+            if refusal is not None:
+                outcome.add(source_id, refusal)
+                continue
             target = session_id
             if target is None and isinstance(text, str):
                 # Match on normalised text: ＃市長熱線＃ finds the session tagged 市长热线.
@@ -137,8 +180,8 @@ def intake_microblog(payload: Any) -> BatchOutcome:
                 channel=Channel.MICROBLOG,
                 text=text if isinstance(text, str) else None,  # type: ignore[arg-type]
                 source_id=source_id,
-                asker_name=str(user.get("screen_name") or ""),
-                asker_ref=f"weibo:{user.get('idstr') or user.get('id') or ''}",
+                asker_name=_name(user.get("screen_name")),
+                asker_ref=f"weibo:{user_id}",
                 truncate_name=True,
             )
             outcome.add(source_id, item)
@@ -165,28 +208,32 @@ def intake_hotline(payload: Any) -> BatchOutcome:
         if not isinstance(order, dict):
             outcome.add(None, IntakeRejected(_("Each order must be an object"), code="bad_item"))
             continue
-        order_id = order.get("order_id")
-        if order_id in (None, "") or not isinstance(order_id, (str, int)):
+        order_id = _item_id(order.get("order_id"))
+        if order_id is None:
             outcome.add(None, IntakeRejected(_("The order has no order_id"), code="missing_id"))
             continue
+        refusal = _id_refusal(order_id, _("order_id"), "bad_id")
+        if refusal is not None:
+            outcome.add(order_id, refusal)
+            continue
         channel = order.get("channel") or Channel.HOTLINE
-        if channel not in (Channel.HOTLINE, Channel.RADIO):
+        if not isinstance(channel, str) or channel not in (Channel.HOTLINE, Channel.RADIO):
             outcome.add(
-                str(order_id),
+                order_id,
                 IntakeRejected(_('"channel" must be "hotline" or "radio"'), code="bad_channel"),
             )
             continue
-        phone = order.get("caller_phone") or ""
+        phone = str(order.get("caller_phone") or "")
         item = IntakeItem(
             session_id=session.pk,
             channel=channel,
             text=order.get("content"),  # type: ignore[arg-type]
-            source_id=str(order_id),
-            asker_name=str(order.get("caller_name") or ""),
+            source_id=order_id,
+            asker_name=_name(order.get("caller_name")),
             asker_ref=f"tel:{phone}" if phone else "",
-            contact=str(phone),
+            contact=phone,
             private=bool(order.get("private", False)),
             truncate_name=True,
         )
-        outcome.add(str(order_id), item)
+        outcome.add(order_id, item)
     return outcome.run()

@@ -10,6 +10,7 @@ hears about it (publish after commit), and the console hears within the same tic
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Sequence
@@ -18,7 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -37,25 +38,68 @@ from hub.models import (
 )
 from hub.presenters import member_sources, staff_question
 from hub.protocol import QuestionsBatch, StaffQuestion, staff_question_chunks
-from hub.text import WIDTH_TABLE, normalise_text, to_simplified
+from hub.text import (
+    WIDTH_TABLE,
+    escape_unsafe,
+    is_clean_id,
+    normalise_text,
+    strip_unsafe,
+    to_simplified,
+    unstorable,
+)
 
 if TYPE_CHECKING:
     from moderation.actions import SameQuestion
 
 __all__ = [
+    "BadCharacters",
     "IntakeItem",
     "IntakeResult",
+    "NotStored",
     "check_intake",
+    "check_references",
     "clean_contact",
     "do_intake_batch",
     "do_intake_question",
     "normalise_text",
+    "stored_reference",
     "to_simplified",
 ]
 
 _PHONE_SEPARATORS = re.compile(r"[\s\-()（）]")
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
-_LANDLINE = re.compile(r"^(0\d{2,3})?\d{7,8}$|^12345$|^\d{5}$")
+_MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
+_LANDLINE = re.compile(r"^(0[0-9]{2,3})?[0-9]{7,8}$|^12345$|^[0-9]{5}$")
+
+#: The length of ``Question.channel_source_id`` and ``Question.asker_ref``.
+REFERENCE_MAX_CHARS = 120
+_HASHED = "sha256:"
+
+
+class BadCharacters(IntakeRejected):
+    """A field holds what no text or id may: a lone surrogate or NUL anywhere, or a
+    control, noncharacter or bidirectional character in an id (see :mod:`hub.text`).
+    Malformed input: 400, the item alone in a batch."""
+
+    code = "bad_characters"
+    http_status = 400
+
+
+class NotStored(IntakeRejected):
+    """Storing this question failed for a reason of its own while the others of its
+    batch were stored (logged with the cause); sending it again is safe."""
+
+    code = "not_stored"
+
+
+def stored_reference(value: str) -> str:
+    """How a source id or asker reference is stored and looked up: as it is up to
+    :data:`REFERENCE_MAX_CHARS` characters, else ``sha256:`` and the hex digest of the
+    whole value (71 characters), so two long ids never collide by being cut. A value
+    that itself starts with ``sha256:`` is hashed too: a sender's id can never equal the
+    hash of another one."""
+    if len(value) <= REFERENCE_MAX_CHARS and not value.startswith(_HASHED):
+        return value
+    return _HASHED + hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
 def clean_contact(contact: str) -> str:
@@ -100,11 +144,26 @@ class IntakeResult:
 
 
 def check_intake(item: IntakeItem) -> tuple[str, str, str]:
-    """Validate and normalise; return (text, asker name, contact). Raises IntakeRejected."""
-    if item.channel not in Channel.values:
-        raise IntakeRejected(_("Unknown channel %(c)s") % {"c": item.channel}, code="bad_channel")
+    """Validate and normalise; return (text, asker name, contact). Raises IntakeRejected
+    (:class:`BadCharacters` for a lone surrogate or NUL in any field, or a character no id
+    may hold in the source id or asker reference)."""
+    if not isinstance(item.channel, str) or item.channel not in Channel.values:
+        raise IntakeRejected(
+            _("Unknown channel %(c)s") % {"c": escape_unsafe(str(item.channel))},
+            code="bad_channel",
+        )
     if not isinstance(item.text, str):
         raise IntakeRejected(_("The question text must be a string"), code="bad_text")
+    check_references(item)
+    for field, value in (
+        (_("question text"), item.text),
+        (_("name"), item.asker_name),
+        (_("contact"), item.contact),
+    ):
+        if isinstance(value, str) and unstorable(value):
+            raise BadCharacters(
+                _("The %(field)s holds a lone surrogate or NUL character") % {"field": field}
+            )
     # Cheap bound before any work: a megabyte of text is refused without normalising it.
     if len(item.text) > settings.HUB_QUESTION_MAX_CHARS * 4:
         raise IntakeRejected(
@@ -136,6 +195,20 @@ def check_intake(item: IntakeItem) -> tuple[str, str, str]:
         name = name[: settings.HUB_NAME_MAX_CHARS]
     contact = clean_contact(item.contact or "")
     return text, name, contact
+
+
+def check_references(item: IntakeItem) -> None:
+    """Refuse a source id or asker reference that is not a string or holds a character
+    no id may (:func:`hub.text.is_clean_id`): they are looked up before anything else."""
+    for field, value in ((_("source id"), item.source_id), (_("asker reference"), item.asker_ref)):
+        if value is None:
+            continue
+        if not isinstance(value, str) or not is_clean_id(value):
+            raise BadCharacters(
+                _("The %(field)s %(value)s holds a control or invalid character")
+                % {"field": field, "value": escape_unsafe(str(value))[:200]},
+                code="bad_id",
+            )
 
 
 def do_intake_question(item: IntakeItem, *, now: datetime | None = None) -> IntakeResult:
@@ -178,6 +251,12 @@ def do_intake_batch(
        askers (up to :data:`SEPARATE_FRAMES_MAX` views go as ``question`` frames, as
        for one question).
 
+    7. If planning or storing the batch fails (an item the database refuses, a bug),
+       nothing of it is stored and each item is taken in again by itself, in order, in
+       its own transaction: one item's failure is its own (:class:`NotStored`), every
+       other item has the outcome it would have had alone. Only an unavailable database
+       (``OperationalError``, ``InterfaceError``) fails the whole batch.
+
     Locking: no session lock is taken (intake publishes no viewer event), so intake runs
     concurrently with moderation. The unique constraint on (channel, source id) decides
     races between two deliveries of the same item: the batch that loses is planned again
@@ -186,6 +265,39 @@ def do_intake_batch(
     from moderation.actions import canonical_questions_grown, index_new_questions
 
     now = now or timezone.now()
+    try:
+        plan = _plan_and_store(items, now)
+    except Exception:
+        if len(items) == 1:
+            raise
+        # Something in one item broke the batch (or the database is failing: then the
+        # first item alone fails the same way and that error goes up).
+        logger.exception("taking in a batch of %s questions failed: one at a time", len(items))
+        return [_alone(item, now) for item in items]
+    created = [question for question, _ in plan.new]
+    if created:
+        index_new_questions(created)
+        _tell_consoles(created, canonical_questions_grown(plan.merges), now)
+    return plan.results
+
+
+def _alone(item: IntakeItem, now: datetime) -> IntakeResult | IntakeRejected:
+    """One item of a batch that failed, taken in by itself (its own transaction). The
+    database being unavailable is everybody's failure and goes up; any other error is
+    this item's own: it is refused with :class:`NotStored`."""
+    try:
+        return do_intake_batch([item], now=now)[0]
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception:
+        logger.exception("storing one question of a failed batch failed")
+        return NotStored(
+            _("This question could not be stored; the others were. Please send it again.")
+        )
+
+
+def _plan_and_store(items: Sequence[IntakeItem], now: datetime) -> _Plan:
+    """Steps 1–5 of :func:`do_intake_batch`: the plan, stored (retried after a race)."""
     checked: dict[int, tuple[str, str, str] | IntakeRejected] = {}
     for attempt in range(1, _STORE_ATTEMPTS + 1):
         plan = _plan(items, checked, now)
@@ -203,11 +315,7 @@ def do_intake_batch(
                 raise
             continue
         break
-    created = [question for question, _ in plan.new]
-    if created:
-        index_new_questions(created)
-        _tell_consoles(created, canonical_questions_grown(plan.merges), now)
-    return plan.results
+    return plan
 
 
 # Each new attempt follows another delivery that stored some of the same source ids (or a
@@ -225,7 +333,12 @@ class _Plan:
 
 
 def _source_id(item: IntakeItem) -> str | None:
-    return (item.source_id or "").strip()[:120] or None
+    """The item's source id as stored (:func:`stored_reference`); None without one, and
+    for an id :func:`check_references` refuses (never looked up)."""
+    raw = item.source_id.strip() if isinstance(item.source_id, str) else ""
+    if not raw or not is_clean_id(raw):
+        return None
+    return stored_reference(raw)
 
 
 def _stored_questions(keys: set[tuple[str, str]]) -> dict[tuple[str, str], Question]:
@@ -285,11 +398,11 @@ def _plan(
         question = Question(
             session_id=item.session_id,
             text=text,
-            original_text=item.text[: settings.HUB_QUESTION_MAX_CHARS * 4],
+            original_text=strip_unsafe(item.text[: settings.HUB_QUESTION_MAX_CHARS * 4]),
             channel=item.channel,
             channel_source_id=source_id,
             asker_name=name,
-            asker_ref=item.asker_ref[:120],
+            asker_ref=stored_reference(item.asker_ref),
             contact=contact,
             visibility=Visibility.PRIVATE if item.private else Visibility.PUBLIC,
             received_at=now,

@@ -36,6 +36,7 @@ from hub.models import Channel, LiveSession
 from hub.presenters import member_sources, public_question, session_info
 from hub.queries import public_questions
 from hub.roles import roles_of
+from hub.text import UnreadableJSON, is_clean_id, loads_json
 
 
 class UnicodeJSONRenderer(JSONRenderer):
@@ -322,6 +323,7 @@ def session_insights(request: HttpRequest, slug: str) -> Any:
     response={
         201: QuestionCreated,
         200: QuestionCreated,
+        400: ErrorOut,
         404: ErrorOut,
         422: ErrorOut,
         429: ErrorOut,
@@ -332,10 +334,18 @@ def session_insights(request: HttpRequest, slug: str) -> Any:
 async def ask_question(request: HttpRequest, slug: str, body: QuestionIn) -> Any:
     """Ask from the web page. An ``Idempotency-Key`` header makes a retried submission
     return the first one (200 with ``duplicate: true``) instead of asking twice. Taken in
-    together with the other web questions arriving meanwhile (``hub.intake.coalescer``)."""
+    together with the other web questions arriving meanwhile (``hub.intake.coalescer``).
+    A lone surrogate or NUL in any field is refused (400 ``bad_characters``); other
+    control and bidirectional characters are removed from the text and nickname."""
+    if not is_clean_id(slug):  # NUL in a lookup is an error on PostgreSQL: no such slug
+        raise Http404
     session = await sync_to_async(get_object_or_404)(LiveSession, slug=slug)
     browser_id = getattr(request, "browser_id", "")
     key = request.headers.get("Idempotency-Key", "").strip()[:64]
+    if not is_clean_id(key):
+        raise DomainError(
+            _("The Idempotency-Key header holds a control character"), code="bad_idempotency_key"
+        )
     outcome = await web_intake.submit(
         IntakeItem(
             session_id=session.pk,
@@ -410,11 +420,10 @@ def _signed_json(request: HttpRequest, secret: str) -> Any:
         time.time(),
     )
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DomainError(
-            _("The body is not valid JSON: %(e)s") % {"e": exc}, code="bad_json"
-        ) from None
+        # Bounded: no deeper than MAX_JSON_DEPTH, no number Python cannot convert.
+        return loads_json(body)
+    except UnreadableJSON as exc:
+        raise DomainError(exc.message, code=exc.code) from None
 
 
 class _TooLarge(DomainError):

@@ -64,8 +64,11 @@ def js_strings() -> dict[str, Any]:
         "flag_kinds": {
             "lexicon": _("lexicon word"),
             "mobile": _("mobile number"),
+            "landline": _("landline number"),
             "id_number": _("ID number"),
             "bank_card": _("bank card number"),
+            "email": _("e-mail address"),
+            "handle": _("contact handle (QQ, WeChat)"),
             "link": _("link"),
             "flood": _("too many questions from one asker"),
             "repeat": _("same text again from one asker"),

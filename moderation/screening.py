@@ -12,10 +12,11 @@ punctuation mark, symbol or invisible character between characters dropped), so 
 "敏-感" and "敏．感" all match 敏感. A position map from the folded text back to the
 public text lets a match be masked in place.
 
-Personal data is found with patterns and validated: mainland mobile numbers, 18-digit
-resident ID numbers (GB 11643 checksum and a plausible birth date) and bank card numbers
-(Luhn). Each is masked in the public text (138****5678, 110105********123X,
-************1234).
+Personal data is found and masked by the one policy, :mod:`hub.lib.personal_data`
+(mobiles and landlines in any written form, ID numbers, bank cards, e-mail addresses,
+contact handles); each finding is a flag whose ``match`` is the masked form, and the
+``personal_data`` category's policy may also hold or reject the question. A link's flag
+shows the link with personal data masked, and ends where the URL ends.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Any
 import ahocorasick
 from django.conf import settings
 
+from hub.lib.personal_data import find_personal_data, mask_personal_data
 from hub.text import WIDTH_TABLE, to_simplified
 from moderation.models import (
     CATEGORY_REASONS,
@@ -51,7 +53,9 @@ class Flag:
 
     category: str
     action: str
-    kind: str  # lexicon | mobile | id_number | bank_card | link | flood | repeat
+    #: lexicon | link | flood | repeat, or a personal-data kind (PersonalDataKind:
+    #: mobile | landline | id_number | bank_card | email | handle)
+    kind: str
     match: str
 
     def as_dict(self) -> dict[str, str]:
@@ -135,79 +139,27 @@ def bump_lexicon_version() -> None:
     matcher.bump()
 
 
-# --- personal data ------------------------------------------------------------------------
+# --- links --------------------------------------------------------------------------------
 
-_ID = re.compile(r"(?<![0-9A-Za-z])(\d{17}[\dXx])(?![0-9A-Za-z])")
-_CARD = re.compile(r"(?<![\d])(\d(?:[ -]?\d){15,18})(?![\d])")
-_MOBILE = re.compile(r"(?<![\d])(?:\+?86[ -]?)?(1[3-9]\d)[ -]?(\d{4})[ -]?(\d{4})(?![\d])")
+# A URL is ASCII: it ends at the first CJK character, full-width mark or space, so the text
+# after it ("http://t.cn/x有事打我电话1587…") is never taken into the link.
+_URL_CHARS = r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]"
 _LINK = re.compile(
-    r"(https?://|www\.)\S+|\b[a-z0-9][a-z0-9-]{1,60}\.(?:com|cn|net|org|top|xyz|vip|cc|me)\b",
+    rf"(?:https?://|www\.){_URL_CHARS}+"
+    r"|(?<![A-Za-z0-9\-@.])(?:[a-z0-9][a-z0-9-]{0,60}\.)+(?:com|cn|net|org|top|xyz|vip|cc|me)"
+    r"(?![A-Za-z0-9\-])",
     re.IGNORECASE,
 )
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
+_LINK_TRAILING = ".,;:!?)]'\""
 
 
-def valid_id_number(number: str) -> bool:
-    """GB 11643-1999: 17 digits, a check character, and a plausible birth date."""
-    if len(number) != 18 or not number[:17].isdigit():
-        return False
-    total = sum(int(d) * w for d, w in zip(number[:17], _ID_WEIGHTS, strict=True))
-    if _ID_CHECK[total % 11] != number[17].upper():
-        return False
-    try:
-        born = datetime.strptime(number[6:14], "%Y%m%d")
-    except ValueError:
-        return False
-    return 1900 <= born.year <= datetime.now().year
-
-
-def luhn_valid(digits: str) -> bool:
-    total = 0
-    for index, ch in enumerate(reversed(digits)):
-        n = int(ch)
-        if index % 2 == 1:
-            n *= 2
-            if n > 9:
-                n -= 9
-        total += n
-    return total % 10 == 0
-
-
-def _mask_spans(text: str, spans: list[tuple[int, int, str]]) -> str:
-    for start, end, replacement in sorted(spans, reverse=True):
-        text = text[:start] + replacement + text[end:]
-    return text
-
-
-def find_personal_data(text: str) -> list[tuple[int, int, str, str]]:
-    """(start, end, kind, masked) for every ID number, bank card and mobile number."""
-    found: list[tuple[int, int, str, str]] = []
-    taken: list[tuple[int, int]] = []
-
-    def free(start: int, end: int) -> bool:
-        return all(end <= s or start >= e for s, e in taken)
-
-    for m in _ID.finditer(text):
-        number = m.group(1)
-        if valid_id_number(number):
-            found.append((m.start(1), m.end(1), "id_number", f"{number[:6]}********{number[-4:]}"))
-            taken.append((m.start(1), m.end(1)))
-    for m in _CARD.finditer(text):
-        digits = re.sub(r"\D", "", m.group(1))
-        if 16 <= len(digits) <= 19 and free(m.start(1), m.end(1)) and luhn_valid(digits):
-            found.append((m.start(1), m.end(1), "bank_card", "*" * (len(digits) - 4) + digits[-4:]))
-            taken.append((m.start(1), m.end(1)))
-    for m in _MOBILE.finditer(text):
-        if free(m.start(), m.end()):
-            found.append((m.start(), m.end(), "mobile", f"{m.group(1)}****{m.group(3)}"))
-            taken.append((m.start(), m.end()))
-    return found
-
-
-def mask_personal_data(text: str) -> str:
-    """The text with every detected personal number masked (for any non-staff view)."""
-    return _mask_spans(text, [(s, e, masked) for s, e, _, masked in find_personal_data(text)])
+def find_link(text: str) -> str | None:
+    """The first link in ``text`` (full-width forms folded), trailing punctuation dropped,
+    personal data in it masked; None when there is none."""
+    m = _LINK.search(text.translate(WIDTH_TABLE))
+    if m is None:
+        return None
+    return mask_personal_data(m.group(0).rstrip(_LINK_TRAILING))
 
 
 # --- the screening -----------------------------------------------------------------------
@@ -266,15 +218,24 @@ class Screener:
                     shown = "*" * len(term) if action == ScreeningAction.MASK else term
                     flags.append(Flag(category, action, "lexicon", shown))
 
-        for m in _LINK.finditer(text.translate(WIDTH_TABLE)):
+        link = find_link(text)
+        if link is not None:
             action = policies.get(ScreeningCategory.SPAM, ScreeningAction.HOLD)
-            flags.append(Flag(ScreeningCategory.SPAM, action, "link", m.group(0)[:60]))
-            break
+            flags.append(Flag(ScreeningCategory.SPAM, action, "link", link[:60]))
 
         if self.history is not None and session_id is not None and asker_ref:
             flags += self.history.flags(text, session_id, asker_ref)
 
-        return Screening(_mask_spans(text, _merge_spans(spans)), flags)
+        # Once more over the result: masked forms next to other digits can read as a new
+        # number, and the public text must hold nothing the finder finds.
+        public = mask_personal_data(_mask_spans(text, _merge_spans(spans)))
+        return Screening(public, flags)
+
+
+def _mask_spans(text: str, spans: list[tuple[int, int, str]]) -> str:
+    for start, end, replacement in sorted(spans, reverse=True):
+        text = text[:start] + replacement + text[end:]
+    return text
 
 
 def _merge_spans(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
@@ -331,7 +292,8 @@ class AskerHistory:
         if exclude_question is not None:
             mine = mine.exclude(pk=exclude_question)
         since = now - timedelta(seconds=settings.HUB_FLOOD_WINDOW_SECONDS)
-        wanted = set(texts)
+        # Stored questions hold their public text: compare with the texts masked the same way.
+        wanted = {mask_personal_data(text) for text in texts}
         recent: Counter[tuple[int, str]] = Counter()
         asked: set[tuple[int, str, str]] = set()
         # One query: the askers' questions in the window, and any with one of the texts.
@@ -352,8 +314,11 @@ class AskerHistory:
             flags.append(
                 Flag(ScreeningCategory.SPAM, ScreeningAction.HOLD, "flood", str(recent + 1))
             )
-        if (session_id, asker_ref, text) in self.asked:
-            flags.append(Flag(ScreeningCategory.SPAM, ScreeningAction.HOLD, "repeat", text[:30]))
+        public = mask_personal_data(text)
+        if (session_id, asker_ref, public) in self.asked:
+            # Masked before it is cut: a number cut in half is no longer found.
+            shown = public[:30]
+            flags.append(Flag(ScreeningCategory.SPAM, ScreeningAction.HOLD, "repeat", shown))
         return flags
 
     def record(self, session_id: int, asker_ref: str, stored_text: str) -> None:

@@ -8,16 +8,15 @@ from typing import Any
 
 import pytest
 
-from hub.models import AuditEntry, Question
-from moderation.models import CategoryPolicy, LexiconEntry
-from moderation.screening import (
+from hub.lib.personal_data import (
     find_personal_data,
-    fold,
     luhn_valid,
     mask_personal_data,
-    screen,
     valid_id_number,
 )
+from hub.models import AuditEntry, Question
+from moderation.models import CategoryPolicy, LexiconEntry
+from moderation.screening import fold, screen
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("lexicon")]
 
@@ -75,15 +74,21 @@ def test_luhn_separates_card_numbers_from_other_long_digit_runs() -> None:
 def test_personal_data_is_masked_and_lookalikes_are_left_alone() -> None:
     text = (
         f"我叫张三，身份证{VALID_ID}，手机 138-1234-5678，银行卡{CARD}。"
-        "工单号 110105194912310021 和订单 4111111111111112 不是个人信息。"
+        "工单号 202612041234567890 和订单 4111111111111112 不是个人信息。"
     )
     masked = mask_personal_data(text)
     assert VALID_ID not in masked and "110105********002X" in masked
     assert "138****5678" in masked and "1234-5678" not in masked
-    assert "************1111" in masked and CARD not in masked
-    assert "110105194912310021" in masked and "4111111111111112" in masked
+    assert "****1111" in masked and CARD not in masked
+    assert "202612041234567890" in masked and "4111111111111112" in masked
     kinds = sorted(kind for _, _, kind, _ in find_personal_data(text))
     assert kinds == ["bank_card", "id_number", "mobile"]
+
+
+def test_a_mistyped_id_number_with_a_real_birth_date_is_masked_all_the_same() -> None:
+    # Wrong check character, but a province code and a birth date: someone's ID, mistyped.
+    assert not valid_id_number("110105194912310021")
+    assert mask_personal_data("身份证110105194912310021") == "身份证110105********0021"
 
 
 def test_mobile_with_country_code_is_masked_whole() -> None:
@@ -165,6 +170,41 @@ def test_links_are_held_as_spam(ask: Callable[..., Question]) -> None:
     question = ask("详情见 www.example-ads.com 优惠多多")
     assert question.state == "pending"
     assert [(f["category"], f["kind"]) for f in question.screening_flags] == [("spam", "link")]
+
+
+def test_a_link_ends_where_the_url_ends_and_the_phone_after_it_is_masked(
+    ask: Callable[..., Question],
+) -> None:
+    question = ask("链接: http://t.cn/gnxvp7x有事打我电话15879848235")
+    assert question.text == "链接: http://t.cn/gnxvp7x有事打我电话158****8235"
+    flags = {f["kind"]: f["match"] for f in question.screening_flags}
+    assert flags == {"mobile": "158****8235", "link": "http://t.cn/gnxvp7x"}
+
+
+@pytest.mark.parametrize(
+    ("text", "link"),
+    [
+        ("看这里：https://example.com/a?b=1，谢谢", "https://example.com/a?b=1"),
+        ("网址 www.example-ads.com。优惠", "www.example-ads.com"),
+        ("去ｗｗｗ．ｅｘａｍｐｌｅ．ｃｏｍ看看", "www.example.com"),
+        ("打开 example.com有惊喜", "example.com"),
+        ("(见 http://x.cn/p?tel=13812345678)", "http://x.cn/p?tel=138****5678"),
+    ],
+)
+def test_a_link_flag_holds_only_the_url_with_personal_data_masked(text: str, link: str) -> None:
+    flags = [f for f in screen(text).flags if f.kind == "link"]
+    assert [f.match for f in flags] == [link]
+
+
+def test_no_flag_match_ever_holds_the_raw_number(ask: Callable[..., Question]) -> None:
+    text = "我的电话是 139 7308 5508，微信abc_1234，邮箱zhang.san@example.com，别外传"
+    first = ask(text, asker_ref="bid:repeater")
+    again = ask(text, asker_ref="bid:repeater")
+    for question in (first, again):
+        shown = json.dumps(question.screening_flags, ensure_ascii=False)
+        for secret in ("13973085508", "7308 5508", "abc_1234", "zhang.san"):
+            assert secret not in shown
+    assert {f["kind"] for f in again.screening_flags} >= {"mobile", "handle", "email", "repeat"}
 
 
 def test_one_asker_flooding_is_held_with_a_reason(

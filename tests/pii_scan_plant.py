@@ -1,0 +1,662 @@
+"""Planting for the global plant-and-scan test: personal data typed into every writable
+text field of every channel, through the paths a user takes (the web API, the signed
+webhooks, console commands over the console WebSocket, the streaming, library and
+follow-up APIs). Only what has no user-facing path is called as the system calls it: the
+media engine (a guest's browser joining, recordings) and the end-of-session task job.
+
+Each (field, form) pair gets its own number (:mod:`tests.pii_scan_forms`); an input that
+refuses a plant (4xx with a code, an error frame) is recorded as refused, not planted.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client
+from django.urls import path
+from django.utils import timezone
+
+from hub.consumers import ConsoleConsumer
+from hub.intake.signing import sign
+from hub.routing import websocket_application
+from tests.pii_scan_forms import FORM_KEYS, FORMS, Plants
+
+SLUG = "pii-scan"
+console_app = URLRouter([path("ws/sessions/<slug:slug>/console", ConsoleConsumer.as_asgi())])
+
+# Distinct subjects, so that no two planted questions are merged as "the same question"
+# (a merged question is not published on its own, which would hide its fields).
+_SUBJECTS = (
+    "路灯 井盖 公交站台 学区划分 医保报销 停车位 垃圾分类 广场舞噪音 行道树 菜市场 "
+    "电梯加装 养老金 公积金 幼儿园 自来水 燃气管道 渣土车 共享单车 农贸市场 社区医院 "
+    "楼道照明 下水道 油烟扰民 违章搭建 快递柜 充电桩 过街天桥 红绿灯 公厕 健身器材 "
+    "河道保洁 拆迁补偿 廉租房 低保 残疾人补贴 疫苗接种 校车 食堂卫生 网吧 夜市 "
+    "绿化带 人行道 路面塌陷 公园门票 图书馆 游泳馆 出租车 网约车 驾校 车管所 "
+    "户口迁移 居住证 社保转移 失业金 技能培训 农民工工资 物业费 业委会 消防通道 电动车 "
+    "高空抛物 流浪猫 宠物管理 噪声施工 空气质量 秸秆焚烧 污水处理 热力供暖 天然气价 电费 "
+    "宽带网络 手机信号 老年食堂 托育机构 课后服务 学生午餐 校服 体育场地 文化站 电影院 "
+    "景区厕所 旅游大巴 停车收费 占道经营 摊贩 广告牌 工地围挡 扬尘 雨污分流 积水 "
+    "排水泵站 防汛 地铁规划 有轨电车 长途客运 火车站 机场大巴 高速出口 桥梁检修 隧道照明"
+).split()
+_ISSUES = (
+    "一直没人管",
+    "什么时候能解决",
+    "问题反映多次",
+    "希望尽快处理",
+    "能否安排人看看",
+    "到底归哪个部门",
+)
+_subject_counter = itertools.count()
+
+
+def subject_text(lead: str, value: str) -> str:
+    """A question of its own subject, carrying ``value`` (2–500 characters)."""
+    n = next(_subject_counter)
+    subject = _SUBJECTS[n % len(_SUBJECTS)]
+    return f"{lead}{subject}{_ISSUES[n % len(_ISSUES)]}？第{n}号反映人联系方式：{value}"
+
+
+def joined(plants: Plants, field: str, lead: str) -> str:
+    """One long text carrying every form (for fields that hold a long text)."""
+    return lead + "；".join(
+        f"第{i}项{plants.value(field, form)}" for i, form in enumerate(FORM_KEYS)
+    )
+
+
+@dataclass
+class Scene:
+    """What was planted, and the ids a route's path parameters can be filled with."""
+
+    plants: Plants = field(default_factory=Plants)
+    params: dict[str, list[str]] = field(default_factory=dict)
+    observer_frames: list[dict[str, Any]] = field(default_factory=list)
+    viewer_frames: list[dict[str, Any]] = field(default_factory=list)
+    viewer_since_frames: list[dict[str, Any]] = field(default_factory=list)
+    viewer_snapshot_after: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # a step that failed for another reason
+    merged: int = 0
+
+    def add(self, name: str, value: Any) -> None:
+        values = self.params.setdefault(name, [])
+        if str(value) not in values:
+            values.append(str(value))
+
+
+# --- HTTP helpers ------------------------------------------------------------------------------
+
+
+def _json(response: Any) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return {"code": f"http_{response.status_code}", "message": response.content[:200]}
+
+
+def _post(client: Client, url: str, body: Any, method: str = "post") -> tuple[int, Any]:
+    response = getattr(client, method)(url, json.dumps(body), content_type="application/json")
+    return response.status_code, _json(response)
+
+
+def _signed(client: Client, url: str, payload: Any, secret: str) -> tuple[int, Any]:
+    body = json.dumps(payload, ensure_ascii=False).encode()
+    response = client.post(
+        url,
+        body,
+        content_type="application/json",
+        headers={
+            "X-Hub-Signature-256": sign(secret, body),
+            "X-Hub-Timestamp": str(int(time.time())),
+        },
+    )
+    return response.status_code, _json(response)
+
+
+def _reason(status: int, body: Any) -> str:
+    code = body.get("code") if isinstance(body, dict) else None
+    return f"{status} {code or body}"
+
+
+# --- sockets -----------------------------------------------------------------------------------
+
+
+class Console:
+    """A console WebSocket of one user; frames other than a command's answer are kept."""
+
+    def __init__(self, user: Any) -> None:
+        self.communicator = WebsocketCommunicator(console_app, f"/ws/sessions/{SLUG}/console")
+        self.communicator.scope["user"] = user
+        self.frames: list[dict[str, Any]] = []
+        self._ids = itertools.count(1)
+
+    async def open(self) -> None:
+        connected, _ = await self.communicator.connect()
+        assert connected
+
+    async def drain(self) -> None:
+        while not await self.communicator.receive_nothing(timeout=0.05):
+            self.frames.append(json.loads(await self.communicator.receive_from(timeout=3)))
+
+    async def command(self, **fields: Any) -> tuple[bool, Any]:
+        command_id = next(self._ids)
+        await self.communicator.send_json_to({"id": command_id, **fields})
+        while True:
+            frame = json.loads(await self.communicator.receive_from(timeout=10))
+            data = frame.get("data") or {}
+            if frame["type"] in ("ack", "error") and data.get("id") == command_id:
+                if frame["type"] == "ack":
+                    return True, data["result"]
+                return False, data.get("code")
+            self.frames.append(frame)
+
+
+class Viewer:
+    def __init__(self, since: int | None = None) -> None:
+        query = f"?since={since}" if since is not None else ""
+        self.communicator = WebsocketCommunicator(
+            websocket_application, f"/ws/sessions/{SLUG}/live{query}"
+        )
+        self.frames: list[dict[str, Any]] = []
+
+    async def open(self) -> None:
+        connected, _ = await self.communicator.connect()
+        assert connected
+
+    async def drain(self) -> None:
+        while not await self.communicator.receive_nothing(timeout=0.05):
+            self.frames.append(json.loads(await self.communicator.receive_from(timeout=3)))
+
+
+# --- the planting ------------------------------------------------------------------------------
+
+
+def _make_session(users: dict[str, Any], scene: Scene) -> Any:
+    from hub.actions.sessions import do_create_session, do_go_live, do_open_collection
+
+    plants, now = scene.plants, timezone.now()
+    session = do_create_session(
+        users["host"],
+        slug=SLUG,
+        kind="qa",
+        title="全媒体问政：城市管理面对面",
+        description=joined(plants, "session.description", "本期嘉宾及联系人："),
+        guests=[
+            {
+                "name": plants.value("session.guest_name", form),
+                "title": plants.value("session.guest_title", form),
+            }
+            for form in FORM_KEYS
+        ],
+        scheduled_start=now,
+        scheduled_end=now + timedelta(hours=2),
+    )
+    do_open_collection(users["host"], session.pk)
+    do_go_live(users["host"], session.pk)
+    scene.add("slug", SLUG)
+    return session
+
+
+def _web_asks(scene: Scene, private: bool = False) -> list[int]:
+    """One web question per form: text, nickname and contact each carry their own number
+    (a private one: the text only)."""
+    plants, ids = scene.plants, []
+    url = f"/api/sessions/{SLUG}/questions"
+    for form in FORM_KEYS:
+        client = Client()  # a browser of its own
+        if private:
+            fields = ("web.private_text",)
+            body = {"text": subject_text("私下反映：", plants.value("web.private_text", form))}
+            body["private"] = True
+        else:
+            fields = ("web.text", "web.nickname", "web.contact")
+            body = {
+                "text": subject_text("网友提问：", plants.value("web.text", form)),
+                "nickname": plants.value("web.nickname", form),
+                "contact": plants.value("web.contact", form),
+            }
+        status, answer = _post(client, url, body)
+        if status >= 400 and "contact" in body:
+            plants.refuse("web.contact", form, _reason(status, answer))
+            fields = ("web.text", "web.nickname")
+            body.pop("contact")
+            status, answer = _post(client, url, body)
+        if status >= 400:
+            for name in fields:
+                plants.refuse(name, form, _reason(status, answer))
+            continue
+        ids.append(answer["id"])
+        if answer.get("private_code"):
+            scene.add("code", answer["private_code"])
+    return ids
+
+
+def _microblog(scene: Scene) -> None:
+    plants = scene.plants
+    statuses = [
+        {
+            "id": 5_100_000_000_000_000 + k,
+            "idstr": str(5_100_000_000_000_000 + k),
+            "text": subject_text("#市长热线面对面# ", plants.value("microblog.text", form)),
+            "created_at": "Sun Nov 22 14:30:00 +0800 2026",
+            "user": {
+                "id": 3_900_000 + k,
+                "screen_name": plants.value("microblog.screen_name", form),
+            },
+        }
+        for k, form in enumerate(FORM_KEYS)
+    ]
+    status, body = _signed(
+        Client(),
+        "/api/intake/microblog",
+        {"session": SLUG, "statuses": statuses},
+        settings.MICROBLOG_SECRET,
+    )
+    _per_item(
+        scene, status, body, "status:51000000000000", ("microblog.text", "microblog.screen_name")
+    )
+
+
+def _hotline(scene: Scene) -> None:
+    plants = scene.plants
+    fields = ("hotline.content", "hotline.caller_name", "hotline.caller_phone")
+
+    def order(k: int, form: str, attempt: str, phone: bool = True) -> dict[str, Any]:
+        item = {
+            "order_id": f"pii-{k:02d}{attempt}",
+            "content": subject_text("来电反映：", plants.value("hotline.content", form)),
+            "caller_name": plants.value("hotline.caller_name", form),
+        }
+        if phone:
+            item["caller_phone"] = plants.value("hotline.caller_phone", form)
+        return item
+
+    def deliver(orders: list[dict[str, Any]]) -> tuple[int, Any]:
+        payload = {"session": SLUG, "orders": orders}
+        return _signed(Client(), "/api/intake/hotline", payload, settings.HOTLINE_SECRET)
+
+    status, body = deliver([order(k, form, "") for k, form in enumerate(FORM_KEYS)])
+    rejected = _per_item(scene, status, body, "pii-", fields)
+    # The phone field may refuse what is not a phone number: the same call again without
+    # it plants the order's other fields.
+    again = [order(k, FORM_KEYS[k], "b", phone=False) for k in rejected]
+    if again:
+        status, body = deliver(again)
+        _per_item(scene, status, body, "pii-", fields[:2], suffix="b")
+
+
+def _per_item(
+    scene: Scene, status: int, body: Any, prefix: str, fields: tuple[str, ...], suffix: str = ""
+) -> list[int]:
+    """Mark the plants of refused items; returns the refused items' form indexes."""
+    if status >= 400:
+        for name in fields:
+            for form in FORM_KEYS:
+                scene.plants.refuse(name, form, _reason(status, body))
+        return []
+    refused = []
+    for rejected in body.get("rejected", []):
+        source = str(rejected.get("source_id") or "").removesuffix(suffix)
+        k = int(source.removeprefix(prefix).lstrip("0") or 0) if source.startswith(prefix) else -1
+        if 0 <= k < len(FORM_KEYS):
+            refused.append(k)
+            for name in fields:
+                scene.plants.refuse(name, FORM_KEYS[k], f"rejected {rejected.get('code')}")
+    return refused
+
+
+async def _console_plants(
+    scene: Scene, users: dict[str, Any], viewer: Viewer
+) -> dict[str, Console]:
+    """Call-ins typed by the screener, moderation notes, flags and live answers."""
+    from hub.models import Question
+
+    plants = scene.plants
+    consoles = {name: Console(users[name]) for name in ("host", "screener", "leader", "observer")}
+    for console in consoles.values():
+        await console.open()
+    screener, host, leader, observer = (
+        consoles["screener"],
+        consoles["host"],
+        consoles["leader"],
+        consoles["observer"],
+    )
+    for form in FORM_KEYS:
+        call = {
+            "action": "submit_call",
+            "channel": "hotline",
+            "text": subject_text("热线来电：", plants.value("callin.text", form)),
+            "name": plants.value("callin.name", form),
+        }
+        ok, result = await screener.command(**call, phone=plants.value("callin.phone", form))
+        if not ok:
+            # The phone field may refuse what is not a phone number; the rest is planted.
+            plants.refuse("callin.phone", form, f"error {result}")
+            ok, result = await screener.command(**call)
+            if not ok:
+                for name in ("callin.text", "callin.name"):
+                    plants.refuse(name, form, f"error {result}")
+    await observer.drain()
+    # Carriers of the host's and the observer's notes: neutral questions of their own.
+    carriers = await sync_to_async(_carrier_asks)(3 * len(FORM_KEYS))
+    pending = await sync_to_async(
+        lambda: list(
+            Question.objects.filter(session__slug=SLUG, visibility="public")
+            .exclude(pk__in=carriers)
+            .filter(state__in=["pending", "held"])
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+    )()
+    for qid in pending + carriers[2 * len(FORM_KEYS) :]:
+        ok, result = await host.command(action="approve", question=qid)
+        if not ok:
+            scene.problems.append(f"approve #{qid}: {result}")
+    await observer.drain()
+    await viewer.drain()
+    n = len(FORM_KEYS)
+    for k, form in enumerate(FORM_KEYS):
+        for action, name, qid in (
+            ("reject", "host.reject_note", carriers[k]),
+            ("defer", "host.defer_note", carriers[n + k]),
+            ("flag", "observer.flag_note", carriers[2 * n + k]),
+        ):
+            extra = {"reason": "other"} if action == "reject" else {}
+            who = observer if action == "flag" else host
+            ok, result = await who.command(
+                action=action, question=qid, note=plants.value(name, form), **extra
+            )
+            if not ok:
+                plants.refuse(name, form, f"error {result}")
+    await observer.drain()
+    await viewer.drain()
+    # The leader answers the web questions on air, one per form.
+    web = await sync_to_async(
+        lambda: list(
+            Question.objects.filter(session__slug=SLUG, channel="web", state="approved")
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+    )()
+    for form, qid in zip(FORM_KEYS, web, strict=False):
+        ok, result = await host.command(action="on_air", question=qid)
+        if not ok:
+            scene.problems.append(f"on_air #{qid}: {result}")
+            continue
+        for action, name in (("live_answer", "leader.live_answer"), ("answered", "leader.summary")):
+            ok, result = await leader.command(
+                action=action, question=qid, summary=plants.value(name, form)
+            )
+            if not ok:
+                plants.refuse(name, form, f"error {result}")
+        await observer.drain()
+        await viewer.drain()
+    return consoles
+
+
+def _carrier_asks(count: int) -> list[int]:
+    client, ids = Client(), []
+    for _ in range(count):
+        status, body = _post(
+            client, f"/api/sessions/{SLUG}/questions", {"text": subject_text("请问", "无")}
+        )
+        assert status < 400, body
+        ids.append(body["id"])
+    return ids
+
+
+def _staff_client(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _stage(scene: Scene, users: dict[str, Any]) -> None:
+    """Agenda items (public and confidential) and guests on air, through the streaming API;
+    the guest's browser joining is the media engine's call."""
+    from streaming import actions as stream
+
+    plants = scene.plants
+    host = _staff_client(users["host"])
+    base = f"/api/streaming/sessions/{SLUG}"
+    items = [{"title": plants.value("agenda.title", form)} for form in FORM_KEYS]
+    items += [
+        {"title": plants.value("agenda.confidential_title", form), "confidential": True}
+        for form in FORM_KEYS
+    ]
+    status, body = _post(host, f"{base}/agenda", {"items": items}, method="put")
+    if status >= 400:
+        for entry in items:
+            name = "agenda.confidential_title" if entry.get("confidential") else "agenda.title"
+            for form in FORM_KEYS:
+                plants.refuse(name, form, _reason(status, body))
+    else:
+        for item in body.get("agenda", body.get("items", [])) or []:
+            if isinstance(item, dict) and "id" in item:
+                status, answer = _post(host, f"{base}/agenda/current", {"item": item["id"]})
+                if status >= 400:
+                    scene.problems.append(f"agenda/current {item['id']}: {_reason(status, answer)}")
+    for form in FORM_KEYS:
+        label = plants.value("guest.label", form)
+        status, body = _post(host, f"{base}/guests", {"label": label, "kind": "guest"})
+        if status >= 400:
+            plants.refuse("guest.label", form, _reason(status, body))
+            continue
+        guest_id, token = body["guest"]["id"], body["token"]
+        scene.add("guest_id", guest_id)
+        scene.add("token", token)
+        scene.add("invite_id", guest_id)
+        try:
+            stream.do_guest_connect(token, timezone.now())
+        except Exception as exc:  # a refusal the engine would get; noted, not fatal
+            scene.problems.append(f"guest connect {guest_id}: {exc}")
+            continue
+        status, answer = _post(host, f"{base}/guests/{guest_id}/on_air", {})
+        if status >= 400:
+            scene.problems.append(f"guest on_air {guest_id}: {_reason(status, answer)}")
+
+
+def _library(scene: Scene, users: dict[str, Any]) -> None:
+    plants = scene.plants
+    staff = _staff_client(users["staff"])
+    for form in FORM_KEYS:
+        body = {
+            "question": subject_text("咨询：", plants.value("library.question", form)),
+            "answer": "答复：请联系经办人 " + plants.value("library.answer", form),
+            "published": True,
+        }
+        status, answer = _post(staff, "/api/library", body)
+        if status >= 400:
+            for name in ("library.question", "library.answer"):
+                plants.refuse(name, form, _reason(status, answer))
+            continue
+        scene.add("entry_id", answer["id"])
+
+
+def _record(session_id: int, start: Any, end: Any) -> None:
+    from streaming import actions as stream
+
+    stream.do_recording_started(session_id, f"recordings/{SLUG}-1.mp4", start)
+    stream.do_recording_finished(session_id, f"recordings/{SLUG}-1.mp4", end)
+
+
+# The follow-up steps: (API path tail, who, body builder). Each text field gets the plant
+# of the task's form; a step refused by the product marks its field refused for that form.
+_TASK_STEPS: tuple[
+    tuple[str, str, str | None, Callable[[str, dict[str, int]], dict[str, Any]]], ...
+] = (
+    (
+        "assign",
+        "staff",
+        "task.public_text",
+        lambda v, ctx: {"lead_department": ctx["dept"], "publish": True, "public_text": v},
+    ),
+    ("accept", "editor", None, lambda v, ctx: {}),
+    ("wait", "editor", "task.wait_reason", lambda v, ctx: {"reason": v}),
+    ("resume", "editor", "task.resume_note", lambda v, ctx: {"note": v}),
+    (
+        "request-extension",
+        "editor",
+        "task.extension_reason",
+        lambda v, ctx: {"days": 5, "reason": v},
+    ),
+    ("approve-extension", "staff", "task.extension_note", lambda v, ctx: {"note": v}),
+    ("reply", "editor", "task.reply", lambda v, ctx: {"text": "经核实：" + v}),
+    ("reply/editor-approve", "editor", None, lambda v, ctx: {}),
+    ("reply/section-approve", "section", None, lambda v, ctx: {}),
+    ("reply/sign-off", "leader", None, lambda v, ctx: {}),
+    (
+        "callback",
+        "staff",
+        "task.callback_comment",
+        lambda v, ctx: {
+            "asker": ctx["asker"],
+            "resolved": "yes",
+            "satisfaction": "satisfied",
+            "comment": v,
+        },
+    ),
+    ("close", "staff", "task.close_note", lambda v, ctx: {"resolved": True, "note": v}),
+)
+
+
+def _followup(scene: Scene, users: dict[str, Any], session_id: int) -> None:
+    from hub.followup import actions as followup
+    from hub.followup.codes import issue_code
+    from hub.followup.models import FollowUpTask, TaskAsker
+    from hub.models import Department, DepartmentLevel
+    from tests.followup_steps import department_user
+
+    plants = scene.plants
+    housing = Department.objects.create(name="市城市管理局", level=DepartmentLevel.CITY)
+    housing.members.add(users["dept"])
+    scene.add("department_id", housing.pk)
+    people = {
+        "staff": _staff_client(users["staff"]),
+        "editor": _staff_client(users["dept"]),
+        "section": _staff_client(department_user("pii_section", housing)),
+        "leader": _staff_client(department_user("pii_leader", housing)),
+    }
+    followup.do_create_tasks_for_session(session_id)
+    tasks = list(
+        FollowUpTask.objects.filter(session_id=session_id, question__channel="hotline")
+        .filter(question__channel_source_id__startswith="pii-")
+        .select_related("question")
+        .order_by("question__channel_source_id")
+    )
+    for task in FollowUpTask.objects.filter(session_id=session_id):
+        scene.add("task_id", task.pk)
+        scene.add("request_id", task.pk)
+    by_form = {}
+    for task in tasks:
+        k = int(task.question.channel_source_id.removeprefix("pii-").removesuffix("b"))
+        by_form[FORM_KEYS[k]] = task
+    for form in FORM_KEYS:
+        task = by_form.get(form)
+        names = [step[2] for step in _TASK_STEPS if step[2]] + ["task.evaluation_comment"]
+        if task is None:
+            for name in names:
+                plants.refuse(name, form, "no task (the hotline question was not stored)")
+            continue
+        failed = None
+        asker = TaskAsker.objects.filter(task=task).order_by("pk").first()
+        context = {"dept": housing.pk, "asker": asker.pk if asker else 0}
+        for tail, who, name, make in _TASK_STEPS:
+            value = plants.value(name, form) if name else ""
+            if failed:
+                if name:
+                    plants.refuse(name, form, f"not reached: {failed}")
+                continue
+            if tail == "close":
+                # The asker rates the reply with their private code before it is closed.
+                code = issue_code(task.question)
+                scene.add("code", code)
+                status, body = _post(
+                    Client(),
+                    f"/api/followup/by-code/{code}/evaluation",
+                    {
+                        "resolved": "yes",
+                        "satisfaction": "satisfied",
+                        "comment": plants.value("task.evaluation_comment", form),
+                    },
+                )
+                if status >= 400:
+                    plants.refuse("task.evaluation_comment", form, _reason(status, body))
+            status, body = _post(
+                people[who], f"/api/followup/work/tasks/{task.pk}/{tail}", make(value, context)
+            )
+            if status >= 400:
+                failed = f"{tail} {_reason(status, body)}"
+                if name:
+                    plants.refuse(name, form, failed)
+        if failed:
+            scene.problems.append(f"task {task.pk} ({form}): {failed}")
+
+
+async def plant_everything(users: dict[str, Any]) -> Scene:
+    """Plant every field × form and collect what the viewer stream and the observer's
+    console carried meanwhile."""
+    from hub.models import LiveSession, Question
+
+    scene = Scene()
+    session = await sync_to_async(_make_session)(users, scene)
+    live_viewer = Viewer()
+    await live_viewer.open()
+    await sync_to_async(_web_asks)(scene)
+    await sync_to_async(_web_asks)(scene, private=True)
+    await sync_to_async(_microblog)(scene)
+    await sync_to_async(_hotline)(scene)
+    await live_viewer.drain()
+    start = timezone.now() - timedelta(seconds=5)
+    consoles = await _console_plants(scene, users, live_viewer)
+    await sync_to_async(_stage)(scene, users)
+    await sync_to_async(_library)(scene, users)
+    await live_viewer.drain()
+    await sync_to_async(_record)(session.pk, start, timezone.now())
+    ok, result = await consoles["host"].command(action="set_status", status="ended")
+    assert ok, result
+    for console in consoles.values():
+        await console.drain()
+    await live_viewer.drain()
+    await sync_to_async(_followup)(scene, users, session.pk)
+    await consoles["observer"].drain()
+    await live_viewer.drain()
+    scene.observer_frames = consoles["observer"].frames
+    scene.viewer_frames = live_viewer.frames
+    for console in consoles.values():
+        await console.communicator.disconnect()
+    await live_viewer.communicator.disconnect()
+    # A viewer that comes back with ``since`` (the whole log) and a fresh one.
+    since = Viewer(since=0)
+    await since.open()
+    await since.drain()
+    scene.viewer_since_frames = since.frames
+    await since.communicator.disconnect()
+    fresh = Viewer()
+    await fresh.open()
+    await fresh.drain()
+    scene.viewer_snapshot_after = fresh.frames
+    await fresh.communicator.disconnect()
+    ids = await sync_to_async(
+        lambda: list(
+            Question.objects.filter(session__slug=SLUG).order_by("pk").values_list("pk", flat=True)
+        )
+    )()
+    for qid in ids:
+        scene.add("question_id", qid)
+    scene.merged = await sync_to_async(
+        lambda: Question.objects.filter(session__slug=SLUG, state="merged").count()
+    )()
+    await sync_to_async(lambda: LiveSession.objects.get(slug=SLUG))()
+    return scene
+
+
+__all__ = ["FORMS", "SLUG", "Scene", "plant_everything"]

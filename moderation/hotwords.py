@@ -9,6 +9,13 @@ of
 
 so a word rises with how often it is asked, how much it is supported, and how recent it
 is. The top words are returned with their heat normalised to the hottest (1.0).
+
+Hot words are public: keywords are taken from the text with personal data masked
+(:func:`hub.lib.personal_data.mask_personal_data`, also over text stored before the policy
+found a form), and a keyword is never a number or a piece of one (any token with a digit
+in any script or a mask character, or made only of Chinese numerals: 185, 1234, 一三九),
+nor a contact word (:data:`CONTACT_WORDS`: 电话, 手机号, 身份证号, 微信, QQ, 邮箱 …), which
+would only tell that people left their numbers.
 """
 
 from __future__ import annotations
@@ -22,10 +29,20 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from hub.lib.personal_data import is_number_like, mask_personal_data
 from hub.models import Question, QuestionState, Visibility
 
 HALF_LIFE_MINUTES = 30.0
 KEYWORDS_PER_QUESTION = 8
+#: Words about contacting someone: never a hot word (compared in lower case).
+CONTACT_WORDS = frozenset(
+    """
+    电话 联系电话 电话号码 电话号 号码 手机 手机号 手机号码 座机 固话 固定电话 联系方式 联系人 来电
+    打电话 致电 身份证 身份证号 身份证号码 证件号 证件号码 身份证件 银行卡 银行卡号 卡号 账号 帐号
+    微信 微信号 威信 薇信 扣扣 企鹅 企鹅号 qq qq号 vx wx wxid 加我 加微信 邮箱 电子邮箱 邮箱地址
+    邮件 email mail tel com cn net org
+    """.split()
+)
 _extractor_lock = threading.Lock()
 _extractor: Any = None
 
@@ -56,11 +73,17 @@ def published_and_merged(session_id: int) -> QuerySet[Question]:
 
 
 def keywords(text: str) -> list[tuple[str, float]]:
-    return [
-        (w, float(s))
-        for w, s in _tfidf().extract_tags(text, topK=KEYWORDS_PER_QUESTION, withWeight=True)
-        if len(w) > 1
-    ]
+    """Up to :data:`KEYWORDS_PER_QUESTION` (word, TF-IDF weight) of ``text``, read with its
+    personal data masked; never a number, a piece of one or a contact word."""
+    tags = _tfidf().extract_tags(
+        mask_personal_data(text), topK=KEYWORDS_PER_QUESTION * 2, withWeight=True
+    )
+    return [(w, float(s)) for w, s in tags if is_public_word(w)][:KEYWORDS_PER_QUESTION]
+
+
+def is_public_word(word: str) -> bool:
+    """A keyword that may be shown as a hot word (see the module docstring)."""
+    return len(word) > 1 and not is_number_like(word) and word.lower() not in CONTACT_WORDS
 
 
 def hot_words(

@@ -119,8 +119,16 @@ class LibraryHint(_Strict):
 
 class StaffQuestion(_Strict):
     """A question as the console sees it. ``contact`` is masked (138****5678), and so is
-    personal data in ``original_text``: the raw text is for the staff role (admin) only.
-    ``held`` means screening asks the host to look before approving."""
+    personal data in ``text``, ``original_text``, ``rejection_note`` and flags' ``match``
+    (a link's match is its URL only): the raw text is for the staff role (admin) only.
+    ``held`` means screening asks the host to look before approving.
+
+    Per role (hub.presenters.ConsoleAudience): host and staff get it whole; the observer
+    gets ``asker`` as the public sees it; the leader gets no ``contact``. A private
+    question reaches the observer, the leader and screeners other than the one who typed
+    it in with ``text``, ``original_text``, ``asker``, ``contact``, ``rejection_note``,
+    the answer's ``summary`` and flags' ``match`` empty, no ``similar`` and no
+    ``library_hint``: that it exists, its channel, state and handling only."""
 
     id: int
     text: PublicText

@@ -1,4 +1,5 @@
-"""The HTTP JSON API (django-ninja): OpenAPI at /api/openapi.json, docs at /api/docs.
+"""The HTTP JSON API (django-ninja): OpenAPI at /api/openapi.json, docs at /api/docs
+(when ``HUB_API_DOCS`` is on: by default everywhere but in production).
 
 Views are thin: parse, call an action, shape the answer. Errors always come back as
 ``{"code": str, "message": str}`` (plus ``detail`` for validation errors), with the
@@ -53,6 +54,9 @@ api = NinjaAPI(
     description="Questions in from every channel, one moderated queue, answers out live. "
     "The WebSocket protocol is documented in docs/protocol.md.",
     urls_namespace="api",
+    # The interactive docs page is off in production (HUB_API_DOCS); the schema at
+    # /api/openapi.json stays: it describes a public API to its integrators.
+    docs_url="/docs" if settings.HUB_API_DOCS else None,
 )
 
 

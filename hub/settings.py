@@ -40,6 +40,16 @@ def _secret(name: str, dev_value: str) -> str:
 
 
 SECRET_KEY = _secret("HUB_SECRET_KEY", DEV_SECRET_KEY)
+if PRODUCTION and (
+    len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure-")
+):
+    # Django's own rule (check --deploy, security.W009): it signs sessions, CSRF tokens,
+    # browser ids and password-reset links, so it must not be guessable.
+    raise ImproperlyConfigured(
+        "HUB_SECRET_KEY must be at least 50 characters with at least 5 different ones, "
+        "not starting with 'django-insecure-', when HUB_PRODUCTION is on; make one with "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+    )
 MICROBLOG_SECRET = _secret("HUB_MICROBLOG_SECRET", DEV_MICROBLOG_SECRET)
 HOTLINE_SECRET = _secret("HUB_HOTLINE_SECRET", DEV_HOTLINE_SECRET)
 DEBUG = env_bool("HUB_DEBUG", not PRODUCTION)
@@ -70,6 +80,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "hub.security.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -148,6 +159,26 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 
+# --- Transport and browser security (check --deploy is clean in production) ---------------
+# The HTTPS redirect needs the proxy's X-Forwarded-Proto: see HUB_PROXY_HEADERS below.
+SECURE_SSL_REDIRECT = env_bool("HUB_SSL_REDIRECT", PRODUCTION)
+SECURE_HSTS_SECONDS = env_int("HUB_HSTS_SECONDS", 31_536_000 if PRODUCTION else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HUB_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
+SECURE_HSTS_PRELOAD = env_bool("HUB_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+# W021 (no HSTS preload) is silenced while preload is off by decision: preloading is a
+# commitment of the whole registrable domain (hstspreload.org), not of one site's host.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# DENY also suits the broadcast graphics: OBS browser sources load pages, they do not frame them.
+X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (hub.security): enforced, or report-only for a rollout.
+HUB_CSP_REPORT_ONLY = env_bool("HUB_CSP_REPORT_ONLY", False)
+HUB_CSP_REPORT_URI = env_str("HUB_CSP_REPORT_URI") or None
+# The interactive API docs page /api/docs (the schema /api/openapi.json is always served).
+HUB_API_DOCS = env_bool("HUB_API_DOCS", not PRODUCTION)
+
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
@@ -206,6 +237,17 @@ HUB_SERVE_STATIC = env_bool("HUB_SERVE_STATIC", not PRODUCTION)
 # Daphne rewrites the client address from X-Forwarded-For only behind a trusted proxy;
 # the API then uses that address as is (a client cannot spoof its rate-limit key).
 HUB_PROXY_HEADERS = env_bool("HUB_PROXY_HEADERS", False)
+# Daphne speaks plain HTTP, so in production TLS ends at the proxy (deploy/nginx.conf),
+# which sets X-Forwarded-Proto; it is trusted only with HUB_PROXY_HEADERS (Daphne then also
+# takes the scheme from it). Without it every request would look like plain HTTP and the
+# HTTPS redirect (SECURE_SSL_REDIRECT, above) would send each one to itself.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HUB_PROXY_HEADERS else None
+if PRODUCTION and SECURE_SSL_REDIRECT and not HUB_PROXY_HEADERS:
+    raise ImproperlyConfigured(
+        "HUB_SSL_REDIRECT needs HUB_PROXY_HEADERS=1 in production: Daphne serves plain HTTP "
+        "behind the TLS proxy, and only the proxy's X-Forwarded-Proto tells it a request "
+        "came over HTTPS (else every request redirects to itself)"
+    )
 NINJA_NUM_PROXIES = 0
 HUB_FLOOD_MAX_QUESTIONS = env_int("HUB_FLOOD_MAX_QUESTIONS", 5, minimum=1)
 HUB_FLOOD_WINDOW_SECONDS = env_int("HUB_FLOOD_WINDOW_SECONDS", 600, minimum=1)

@@ -14,6 +14,8 @@ from django.core.exceptions import ImproperlyConfigured
 from hub.env import env_bool, env_float, env_int, env_list
 
 ROOT = Path(__file__).resolve().parent.parent
+# 50 characters, many different ones: what production accepts (tests/test_production_settings).
+STRONG_KEY = "k3J9-pQ7xZ2vL8mN4bR6tY1wE5uI0oA_sD3fG7hJ9kL2zX4cV6"
 
 
 def test_every_hub_variable_the_code_reads_is_in_the_readme_table() -> None:
@@ -63,7 +65,7 @@ def test_production_refuses_to_start_with_development_secrets() -> None:
         {
             "HUB_PRODUCTION": "1",
             "HUB_ALLOWED_HOSTS": "live.example.gov.cn",
-            "HUB_SECRET_KEY": "s" * 50,
+            "HUB_SECRET_KEY": STRONG_KEY,
             "HUB_MICROBLOG_SECRET": "dev-microblog-secret",
             "HUB_HOTLINE_SECRET": "h" * 32,
         }
@@ -76,9 +78,10 @@ def test_production_starts_with_real_secrets() -> None:
         {
             "HUB_PRODUCTION": "1",
             "HUB_ALLOWED_HOSTS": "live.example.gov.cn",
-            "HUB_SECRET_KEY": "s" * 50,
+            "HUB_SECRET_KEY": STRONG_KEY,
             "HUB_MICROBLOG_SECRET": "m" * 32,
             "HUB_HOTLINE_SECRET": "h" * 32,
+            "HUB_PROXY_HEADERS": "1",
         }
     )
     assert result.returncode == 0, result.stderr

@@ -359,10 +359,10 @@ _HANDLE_WORDS = (
 _PHONE_WORDS = "(?<![a-z])(?:tel|call)|电话|座机|手机|联系方式|联系电话"
 _ID_AFTER = r"(?:号码|号|账号|帐号|id(?![a-z0-9_])|[\s:：=是为]){0,6}"
 _HANDLE = re.compile(
-    rf"(?P<word>{_HANDLE_WORDS}){_ID_AFTER}"
+    rf"(?<![a-z0-9_])(?P<wxid>wxid_[a-z0-9_\-]{{4,30}})"
+    rf"|(?P<word>{_HANDLE_WORDS}){_ID_AFTER}"
     rf"(?P<id>[a-z][a-z0-9_\-]{{5,19}}(?![a-z0-9_\-])"
-    rf"|[{_DIGIT_CLASS}](?:[{_SEPARATOR_CLASS}]{{0,2}}[{_DIGIT_CLASS}]){{4,}})"
-    rf"|(?<![a-z0-9_])(?P<wxid>wxid_[a-z0-9_\-]{{4,30}})",
+    rf"|[{_DIGIT_CLASS}](?:[{_SEPARATOR_CLASS}]{{0,2}}[{_DIGIT_CLASS}]){{4,}})",
     re.IGNORECASE,
 )
 _PHONE_WORD = re.compile(

@@ -6,10 +6,49 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
-from django.http import HttpRequest
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.http import HttpRequest, HttpResponse
 
 from hub.models import AuditEntry, Department, LiveSession, Question, SessionEvent
+from hub.throttle import LoginThrottled, login_wait
+
+
+class ThrottledAdminLoginForm(AdminAuthenticationForm):
+    """The admin login behind the same throttle as ``/api/auth/login`` (the backend,
+    :class:`hub.throttle.ThrottledModelBackend`, enforces it; this form says so clearly
+    instead of "wrong password" and marks the request for a 429 status)."""
+
+    def clean(self) -> dict[str, Any]:
+        username = str(self.data.get("username") or "")
+        self._refuse_if_throttled(username)
+        try:
+            return super().clean()
+        except forms.ValidationError:
+            self._refuse_if_throttled(username)  # this failure may have been the last
+            raise
+
+    def _refuse_if_throttled(self, username: str) -> None:
+        wait = login_wait(self.request, username)
+        if wait:
+            if self.request is not None:
+                self.request.hub_login_wait = wait  # type: ignore[attr-defined]
+            raise forms.ValidationError(LoginThrottled(wait).message, code="login_throttled")
+
+
+admin.site.login_form = ThrottledAdminLoginForm
+
+
+def admin_login(request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+    """``/admin/login/``: the admin's own login page, answered 429 with ``Retry-After``
+    while the address or the username is locked out by the login throttle."""
+    response = admin.site.login(request, extra_context)
+    wait = getattr(request, "hub_login_wait", 0)
+    if wait:
+        response.status_code = 429
+        response["Retry-After"] = str(wait)
+    return response
 
 
 @admin.register(Department)

@@ -28,6 +28,7 @@ from ninja.throttling import BaseThrottle, SimpleRateThrottle
 
 from hub import protocol
 from hub.actions.supports import do_support_question
+from hub.browser import check_browser_may_count
 from hub.errors import DomainError, IntakeRejected
 from hub.intake.channels import BatchOutcome, intake_hotline, intake_microblog
 from hub.intake.coalescer import web_intake
@@ -38,6 +39,7 @@ from hub.presenters import member_sources, public_question, session_info
 from hub.queries import public_questions
 from hub.roles import roles_of
 from hub.text import UnreadableJSON, is_clean_id, loads_json
+from hub.throttle import address_key, check_login_allowed, client_address
 
 
 class UnicodeJSONRenderer(JSONRenderer):
@@ -71,7 +73,14 @@ def error_response(
 
 @api.exception_handler(DomainError)
 def _domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
-    return error_response(request, exc.http_status, exc.code, exc.message)
+    wait = getattr(exc, "retry_after", None)  # errors that end by waiting say how long
+    if wait is None:
+        return error_response(request, exc.http_status, exc.code, exc.message)
+    response = error_response(
+        request, exc.http_status, exc.code, exc.message, retry_after=int(wait)
+    )
+    response["Retry-After"] = str(int(wait))
+    return response
 
 
 @api.exception_handler(ValidationError)
@@ -152,10 +161,11 @@ class BrowserThrottle(_SettingsRateThrottle):
 
 
 class IpThrottle(_SettingsRateThrottle):
-    """Per client address (``X-Forwarded-For`` is honoured per NINJA_NUM_PROXIES)."""
+    """Per client address (:func:`hub.throttle.client_address`: ``X-Forwarded-For`` only
+    with ``HUB_PROXY_HEADERS``, its right-most untrusted hop; IPv6 by /64)."""
 
     def get_cache_key(self, request: HttpRequest) -> str:
-        return f"throttle:{self.scope}:ip:{self.get_ident(request)}"
+        return f"throttle:{self.scope}:ip:{address_key(client_address(request))}"
 
 
 ASK_THROTTLES: list[BaseThrottle] = [
@@ -233,20 +243,30 @@ class BatchOut(Schema):
 
 
 @api.post(
-    "/auth/login", response={200: MeOut, 401: ErrorOut}, throttle=LOGIN_THROTTLES, tags=["auth"]
+    "/auth/login",
+    response={200: MeOut, 401: ErrorOut, 403: ErrorOut, 415: ErrorOut, 429: ErrorOut},
+    throttle=LOGIN_THROTTLES,
+    tags=["auth"],
 )
 def auth_login(request: HttpRequest, body: LoginIn) -> Any:
     """Log in with username and password; sets the Django session cookie that the console
-    WebSocket and the pages use."""
+    WebSocket and the pages use. Needs the CSRF header ``X-CSRFToken`` (the ``csrftoken``
+    cookie any page sets), else 403 ``csrf``. After ``HUB_LOGIN_FAILURES_PER_ADDRESS``
+    failures from an address or ``HUB_LOGIN_FAILURES_PER_USERNAME`` for a username, 429
+    ``login_throttled`` (even with the right password) until the window ends; the admin
+    login shares the count (:mod:`hub.throttle`)."""
+    check_login_allowed(request, body.username)
     user = authenticate(request, username=body.username, password=body.password)
     if user is None:
+        check_login_allowed(request, body.username)  # this failure may have been the last
         return 401, {"code": "bad_credentials", "message": _("Wrong username or password")}
     login(request, user)
     return {"user": user.get_username(), "roles": sorted(roles_of(user))}
 
 
-@api.post("/auth/logout", response=MeOut, tags=["auth"])
+@api.post("/auth/logout", response={200: MeOut, 403: ErrorOut}, tags=["auth"])
 def auth_logout(request: HttpRequest) -> Any:
+    """Log out; needs the CSRF header like login (403 ``csrf`` without it)."""
     logout(request)
     return {"user": None, "roles": []}
 
@@ -345,6 +365,13 @@ async def ask_question(request: HttpRequest, slug: str, body: QuestionIn) -> Any
         raise Http404
     session = await sync_to_async(get_object_or_404)(LiveSession, slug=slug)
     browser_id = getattr(request, "browser_id", "")
+    # Without a page-issued browser id (an API client), retries are recognised by the
+    # client address instead: the id of a cookieless request is new every time.
+    key_scope = (
+        browser_id
+        if getattr(request, "browser", None)
+        else f"addr-{address_key(client_address(request))}"
+    )
     key = request.headers.get("Idempotency-Key", "").strip()[:64]
     if not is_clean_id(key):
         raise DomainError(
@@ -357,7 +384,7 @@ async def ask_question(request: HttpRequest, slug: str, body: QuestionIn) -> Any
             text=body.text,
             # The key is scoped to session and browser: reusing it elsewhere never returns
             # somebody else's (or another session's) question.
-            source_id=f"{session.pk}:{browser_id}:{key}" if key else None,
+            source_id=f"{session.pk}:{key_scope}:{key}" if key else None,
             asker_name=body.nickname,
             asker_ref=f"bid:{browser_id}",
             contact=body.contact,
@@ -391,14 +418,23 @@ async def ask_question(request: HttpRequest, slug: str, body: QuestionIn) -> Any
 
 @api.post(
     "/sessions/{slug}/questions/{question_id}/support",
-    response={200: SupportOut, 404: ErrorOut, 409: ErrorOut, 429: ErrorOut},
+    response={200: SupportOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 429: ErrorOut},
     throttle=SUPPORT_THROTTLES,
     tags=["questions"],
 )
 def support_question(request: HttpRequest, slug: str, question_id: int) -> Any:
-    """+1 a published question; once per viewer (repeating it changes nothing)."""
+    """+1 a published question; once per browser (repeating it changes nothing).
+
+    Counts only under a browser id that a page load issued (``hub_bid``; 403
+    ``no_browser_id`` without one) at least ``HUB_BROWSER_MIN_AGE_SECONDS`` ago (429
+    ``browser_id_too_new`` with ``Retry-After``), and at most
+    ``HUB_SUPPORTS_PER_ADDRESS_PER_SESSION`` per client address in a session (403
+    ``address_limit``)."""
+    browser = check_browser_may_count(getattr(request, "browser", None))
     session = get_object_or_404(LiveSession, slug=slug)
-    count = do_support_question(getattr(request, "browser_id", ""), session.pk, question_id)
+    count = do_support_question(
+        browser.id, session.pk, question_id, address=client_address(request)
+    )
     return {"id": question_id, "supports": count}
 
 

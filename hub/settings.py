@@ -89,6 +89,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "hub.browser.BrowserIdMiddleware",
+    # CSRF for cookie-authenticated API writes and login/logout; JSON-only API writes.
+    "hub.csrf.ApiCsrfMiddleware",
 ]
 
 ROOT_URLCONF = "hub.urls"
@@ -158,6 +160,12 @@ AUTH_PASSWORD_VALIDATORS = [
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
+SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "Lax"
+# Every authenticate() goes through the login throttle (hub.throttle): API and admin login.
+AUTHENTICATION_BACKENDS = ["hub.throttle.ThrottledModelBackend"]
+HUB_LOGIN_FAILURES_PER_ADDRESS = env_int("HUB_LOGIN_FAILURES_PER_ADDRESS", 10, minimum=1)
+HUB_LOGIN_FAILURES_PER_USERNAME = env_int("HUB_LOGIN_FAILURES_PER_USERNAME", 10, minimum=1)
+HUB_LOGIN_FAILURE_WINDOW_SECONDS = env_int("HUB_LOGIN_FAILURE_WINDOW_SECONDS", 900, minimum=1)
 
 # --- Transport and browser security (check --deploy is clean in production) ---------------
 # The HTTPS redirect needs the proxy's X-Forwarded-Proto: see HUB_PROXY_HEADERS below.
@@ -234,9 +242,18 @@ CELERY_BEAT_SCHEDULE = (
 NINJA_PAGINATION_PER_PAGE = 50
 DATA_UPLOAD_MAX_MEMORY_SIZE = HUB_INTAKE_MAX_BODY_BYTES
 HUB_SERVE_STATIC = env_bool("HUB_SERVE_STATIC", not PRODUCTION)
-# Daphne rewrites the client address from X-Forwarded-For only behind a trusted proxy;
-# the API then uses that address as is (a client cannot spoof its rate-limit key).
+# The client address (hub.throttle.client_address) comes from X-Forwarded-For only with
+# HUB_PROXY_HEADERS: its right-most hop that is not one of HUB_TRUSTED_PROXIES (addresses or
+# networks of your own proxies in front of the first one), never the spoofable left-most.
 HUB_PROXY_HEADERS = env_bool("HUB_PROXY_HEADERS", False)
+HUB_TRUSTED_PROXIES = env_list("HUB_TRUSTED_PROXIES", [])
+# Supports and public votes (hub.browser, hub.throttle): a page-issued browser id must be
+# this old before it counts; per client address at most so many per session / per reply.
+HUB_BROWSER_MIN_AGE_SECONDS = env_float("HUB_BROWSER_MIN_AGE_SECONDS", 3.0, minimum=0.0)
+HUB_SUPPORTS_PER_ADDRESS_PER_SESSION = env_int(
+    "HUB_SUPPORTS_PER_ADDRESS_PER_SESSION", 20, minimum=1
+)
+HUB_VOTES_PER_ADDRESS_PER_TASK = env_int("HUB_VOTES_PER_ADDRESS_PER_TASK", 20, minimum=1)
 # Daphne speaks plain HTTP, so in production TLS ends at the proxy (deploy/nginx.conf),
 # which sets X-Forwarded-Proto; it is trusted only with HUB_PROXY_HEADERS (Daphne then also
 # takes the scheme from it). Without it every request would look like plain HTTP and the

@@ -109,11 +109,12 @@ class Browserless:
         raw: bytes | None = None,
     ) -> tuple[int, Any]:
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        sent = {"Content-Type": "application/json", **(headers or {})}
+        csrf = self.cookie("csrftoken")
+        if csrf and method not in ("GET", "HEAD"):
+            sent.setdefault("X-CSRFToken", csrf)  # as the pages' scripts send it
         request = urllib.request.Request(
-            self.server.base + path,
-            data=data,
-            method=method,
-            headers={"Content-Type": "application/json", **(headers or {})},
+            self.server.base + path, data=data, method=method, headers=sent
         )
         try:
             with self.opener.open(request, timeout=10) as response:
@@ -121,7 +122,18 @@ class Browserless:
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read() or b"null")
 
+    def cookie(self, name: str) -> str | None:
+        return next((c.value for c in self.jar if c.name == name), None)
+
+    def load_page(self, path: str = "/") -> None:
+        """GET an HTML page, as a browser does first: it issues the browser id (``hub_bid``)
+        and the ``csrftoken`` cookie."""
+        with self.opener.open(self.server.base + path, timeout=10) as response:
+            response.read()
+
     def login(self, username: str) -> None:
+        """Log in through the API as the login page does (CSRF token from a page load)."""
+        self.load_page("/login/")
         status, body = self.request(
             "POST", "/api/auth/login", {"username": username, "password": DEMO_PASSWORD}
         )

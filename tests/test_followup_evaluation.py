@@ -193,10 +193,23 @@ def test_a_partly_resolved_verdict_does_not_ask_for_a_reopening(followup: Any) -
 # --- the public online evaluation (网上评议) ------------------------------------------------
 
 
+def viewer() -> Client:
+    """A browser that loaded a page, as voters do: it holds a page-issued browser id
+    (the minimum age, the caps and cookieless stuffing: tests/test_honest_counts.py)."""
+    browser = Client()
+    assert browser.get("/followup/").status_code == 200
+    return browser
+
+
+@pytest.fixture(autouse=True)
+def _browser_ids_count_at_once(settings: Any) -> None:
+    settings.HUB_BROWSER_MIN_AGE_SECONDS = 0
+
+
 def test_anyone_votes_once_per_browser_on_a_published_reply(followup: Any) -> None:
     w = followup
     task = replied(w)
-    alice, bob = Client(), Client()
+    alice, bob = viewer(), viewer()
     url = f"/api/followup/tasks/{task.pk}/vote"
     first = alice.post(url, {"verdict": "satisfied"}, content_type="application/json")
     assert first.status_code == 200 and first.json() == {
@@ -209,26 +222,26 @@ def test_anyone_votes_once_per_browser_on_a_published_reply(followup: Any) -> No
     other = bob.post(url, {"verdict": "unsatisfied"}, content_type="application/json")
     assert other.json() == {"satisfied": 1, "basic": 0, "unsatisfied": 1}
     assert PublicVote.objects.count() == 2
-    detail = Client().get(f"/api/followup/tasks/{task.pk}").json()
+    detail = viewer().get(f"/api/followup/tasks/{task.pk}").json()
     assert detail["replies"][0]["votes"] == {"satisfied": 1, "basic": 0, "unsatisfied": 1}
 
 
 def test_votes_need_a_published_reply_on_a_public_task(followup: Any) -> None:
     w = followup
     accept(w)
-    response = Client().post(
+    response = viewer().post(
         f"/api/followup/tasks/{w.tasks['lift'].pk}/vote",
         {"verdict": "satisfied"},
         content_type="application/json",
     )
     assert response.status_code == 409 and response.json()["code"] == "no_reply"
-    private = Client().post(
+    private = viewer().post(
         f"/api/followup/tasks/{w.tasks['private'].pk}/vote",
         {"verdict": "satisfied"},
         content_type="application/json",
     )
     assert private.status_code == 404
-    bad = Client().post(
+    bad = viewer().post(
         f"/api/followup/tasks/{w.tasks['lift'].pk}/vote",
         {"verdict": "great"},
         content_type="application/json",
@@ -240,7 +253,7 @@ def test_votes_need_a_published_reply_on_a_public_task(followup: Any) -> None:
 def test_a_vote_flood_from_one_browser_is_throttled(followup: Any) -> None:
     w = followup
     task = replied(w)
-    flooder = Client()
+    flooder = viewer()
     statuses = [
         flooder.post(
             f"/api/followup/tasks/{task.pk}/vote",
@@ -253,7 +266,7 @@ def test_a_vote_flood_from_one_browser_is_throttled(followup: Any) -> None:
     assert PublicVote.objects.count() == 1
     # Another browser is not affected by the flooder.
     assert (
-        Client()
+        viewer()
         .post(
             f"/api/followup/tasks/{task.pk}/vote",
             {"verdict": "satisfied"},
@@ -268,7 +281,7 @@ def test_a_vote_flood_from_one_browser_is_throttled(followup: Any) -> None:
 def test_a_vote_flood_from_many_browsers_on_one_address_is_throttled(followup: Any) -> None:
     task = replied(followup)
     statuses = [
-        Client()
+        viewer()
         .post(
             f"/api/followup/tasks/{task.pk}/vote",
             {"verdict": "unsatisfied"},

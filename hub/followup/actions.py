@@ -36,6 +36,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, gettext_noop
 
+from hub.browser import NoBrowserId
 from hub.errors import DomainError, IllegalTransition, NotFound
 from hub.events import lock_session
 from hub.followup import deadlines
@@ -69,6 +70,7 @@ from hub.models import (
     Visibility,
 )
 from hub.roles import actor_label
+from hub.throttle import AddressLimitReached, take_slot
 from moderation.screening import mask_personal_data
 
 logger = logging.getLogger(__name__)
@@ -1173,13 +1175,30 @@ def do_reopen_task(
 # --- the public online evaluation (网上评议) -------------------------------------------------
 
 
+#: How long a reply's per-address vote count is kept.
+VOTE_CAP_TTL_SECONDS = 365 * 24 * 3600
+
+
 def do_vote_on_reply(
-    browser_id: str, task_id: int, verdict: str, *, now: datetime | None = None
+    browser_id: str,
+    task_id: int,
+    verdict: str,
+    *,
+    now: datetime | None = None,
+    address: str | None = None,
 ) -> PublicVote:
-    """Anyone rates the published reply of a public task: once per browser id."""
+    """Anyone rates the published reply of a public task: once per browser id.
+
+    ``browser_id`` must be a verified page-issued id (:func:`hub.browser.
+    check_browser_may_count`). With ``address`` (the client address; the API always
+    passes it) the vote also takes one of the address's
+    ``HUB_VOTES_PER_ADDRESS_PER_TASK`` for this task's current reply, or is refused with
+    :class:`~hub.throttle.AddressLimitReached` (a reopened task's new reply is a new
+    round, rated afresh).
+    """
     now = now or timezone.now()
     if not browser_id:
-        raise DomainError(_("Your browser sent no id; enable cookies"), code="no_browser_id")
+        raise NoBrowserId(_("Your browser has no visitor id: reload the page and try again"))
     if verdict not in Satisfaction.values:
         raise DomainError(
             _("The verdict must be one of: %(choices)s")
@@ -1195,6 +1214,18 @@ def do_vote_on_reply(
             _("Task #%(id)s has no published reply to evaluate yet") % {"id": task.pk},
             code="no_reply",
         )
+    already = IllegalTransition(_("You have rated this reply already"), code="already_voted")
+    if PublicVote.objects.filter(reply=reply, browser_id=browser_id).exists():
+        raise already
+    slot = None
+    if address is not None:
+        cap = settings.HUB_VOTES_PER_ADDRESS_PER_TASK
+        slot = take_slot(f"vote:{reply.pk}", address, cap, VOTE_CAP_TTL_SECONDS)
+        if slot is None:
+            raise AddressLimitReached(
+                _("Too many ratings of this reply from your network (at most %(n)s per address)")
+                % {"n": cap}
+            )
     try:
         with transaction.atomic():
             return PublicVote.objects.create(
@@ -1205,6 +1236,6 @@ def do_vote_on_reply(
                 at=now,
             )
     except IntegrityError:
-        raise IllegalTransition(
-            _("You have rated this reply already"), code="already_voted"
-        ) from None
+        if slot is not None:
+            slot.give_back()
+        raise already from None

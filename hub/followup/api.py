@@ -26,10 +26,11 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Router
+from ninja import Router, Schema
 from ninja.throttling import BaseThrottle
 from ninja.utils import check_csrf
 
+from hub.browser import check_browser_may_count
 from hub.errors import ActionForbidden, DomainError, NotFound
 from hub.followup import actions
 from hub.followup.codes import question_for_code
@@ -74,6 +75,7 @@ from hub.followup.schemas import (
     VoteTally,
 )
 from hub.models import Department
+from hub.throttle import client_address
 
 router = Router(tags=["follow-up"])
 
@@ -294,10 +296,36 @@ def get_public_task(request: HttpRequest, task_id: int) -> Any:
     return public_task_detail(task, timezone.now())
 
 
-@router.post("/tasks/{task_id}/vote", response=VoteTally, throttle=VOTE_THROTTLES)
+class VoteError(Schema):
+    """A refused vote: ``{code, message}`` like every hub error."""
+
+    code: str
+    message: str
+
+
+@router.post(
+    "/tasks/{task_id}/vote",
+    response={
+        200: VoteTally,
+        400: VoteError,
+        403: VoteError,
+        404: VoteError,
+        409: VoteError,
+        429: VoteError,
+    },
+    throttle=VOTE_THROTTLES,
+)
 def vote(request: HttpRequest, task_id: int, body: VoteIn) -> Any:
-    """Rate the published reply: satisfied / basic / unsatisfied, once per browser."""
-    cast = actions.do_vote_on_reply(getattr(request, "browser_id", ""), task_id, body.verdict)
+    """Rate the published reply: satisfied / basic / unsatisfied, once per browser.
+
+    Counts only under a browser id that a page load issued (403 ``no_browser_id``
+    without one) at least ``HUB_BROWSER_MIN_AGE_SECONDS`` ago (429 ``browser_id_too_new``
+    with ``Retry-After``), and at most ``HUB_VOTES_PER_ADDRESS_PER_TASK`` per client
+    address for the task's reply (403 ``address_limit``)."""
+    browser = check_browser_may_count(getattr(request, "browser", None))
+    cast = actions.do_vote_on_reply(
+        browser.id, task_id, body.verdict, address=client_address(request)
+    )
     return vote_tally(cast.reply)
 
 

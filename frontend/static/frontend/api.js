@@ -84,20 +84,42 @@ export async function api(path, { method = 'GET', body, signal, headers = {} } =
     }
   }
   let response;
-  try {
-    response = await fetch(url, init);
-  } catch (err) {
-    if (err && err.name === 'AbortError') throw err;
-    throw new ApiError(0, 'network', T.network_error || 'Network error');
-  }
   let data = null;
-  const text = await response.text().catch(() => '');
-  if (text) {
+  // Supports and votes count only under a browser id that a page load issued and that is
+  // a few seconds old (hub/browser.py): a too-new id waits as Retry-After says and sends
+  // again; a missing one (cookie cleared or expired while the page was open) is fetched
+  // by loading this page again. Each at most once, so a refusal still reaches the caller.
+  const retried = new Set();
+  for (;;) {
     try {
-      data = JSON.parse(text);
-    } catch {
-      data = null;
+      response = await fetch(url, init);
+    } catch (err) {
+      if (err && err.name === 'AbortError') throw err;
+      throw new ApiError(0, 'network', T.network_error || 'Network error');
     }
+    data = null;
+    const text = await response.text().catch(() => '');
+    if (text) {
+      try {
+        data = JSON.parse(text);
+      } catch {
+        data = null;
+      }
+    }
+    const code = data && typeof data.code === 'string' ? data.code : '';
+    if (code === 'no_browser_id' && !retried.has(code)) {
+      retried.add(code);
+      await fetch(window.location.href, { credentials: 'same-origin', headers: { Accept: 'text/html' } })
+        .catch(() => null);
+      continue;
+    }
+    if (code === 'browser_id_too_new' && !retried.has(code)) {
+      retried.add(code);
+      const wait = Math.min(parseRetryAfter(response.headers.get('Retry-After')) ?? 3, 30);
+      await new Promise((resolve) => setTimeout(resolve, wait * 1000));
+      continue;
+    }
+    break;
   }
   if (response.ok) return data;
   const fallback = response.status === 422 || response.status === 400

@@ -11,12 +11,13 @@ mobile and ID numbers in the text, callers' numbers as contacts. They are sent e
 as the outside world sends them, several requests at a time (``--workers``):
 
 * **web**: ``POST /api/sessions/{slug}/questions``, one request per question, each
-  simulated citizen with a browser cookie of its own and an address of its own in
-  ``X-Forwarded-For``. The server counts that address only when it trusts proxy headers
-  (``HUB_PROXY_HEADERS=1``, as behind the production proxy); otherwise all web questions
-  share the script's address and its limit ``HUB_WEB_RATE_PER_IP``: the script then waits
-  as ``Retry-After`` says, at most ``--max-wait`` seconds in all, and reports what it
-  could not send.
+  simulated citizen with a browser of its own (it loads the viewer page ``/s/{slug}/``
+  first, as a browser does: that page load issues its browser id cookie) and an address
+  of its own in ``X-Forwarded-For``. The server counts that address only when it trusts
+  proxy headers (``HUB_PROXY_HEADERS=1``, as behind the production proxy); otherwise all
+  web questions share the script's address and its limit ``HUB_WEB_RATE_PER_IP``: the
+  script then waits as ``Retry-After`` says, at most ``--max-wait`` seconds in all, and
+  reports what it could not send.
 * **microblog** mentions and comments: the signed webhook ``POST /api/intake/microblog``,
   ``--microblog-batch`` items per delivery (every ``--retry-every``-th delivery is sent
   twice, as webhook retries are: its items must come back as duplicates).
@@ -93,6 +94,7 @@ class _Feed:
         self.waited = 0.0
         self.throttled = False
         self.browsers: dict[str, urllib.request.OpenerDirector] = {}
+        self.visited: set[str] = set()
         self.errors: list[str] = []
 
     # -- HTTP --------------------------------------------------------------------------------
@@ -133,6 +135,23 @@ class _Feed:
             data = raw.decode("utf-8", "replace")
         return status, data, got
 
+    def visit(self, asker: str, headers: dict[str, str]) -> None:
+        """Load the viewer page once per simulated citizen, as its browser would before
+        asking: the page issues the browser id (``hub_bid``) the API then recognises."""
+        with self.lock:
+            if asker in self.visited:
+                return
+            self.visited.add(asker)
+        request = urllib.request.Request(  # noqa: S310 - the base URL is checked to be http(s)
+            f"{self.base}/s/{self.slug}/", headers={"Accept": "text/html", **headers}
+        )
+        try:
+            with self._opener(asker).open(request, timeout=TIMEOUT) as response:
+                response.read()
+        except urllib.error.HTTPError as error:
+            with self.lock:
+                self.errors.append(f"GET /s/{self.slug}/ gave HTTP {error.code}")
+
     # -- channels ----------------------------------------------------------------------------
 
     def web(self, sample: Sample) -> None:
@@ -147,6 +166,7 @@ class _Feed:
         }
         channel = self.channels["web"]
         data = json.dumps(body, ensure_ascii=False).encode()
+        self.visit(sample.asker, {"X-Forwarded-For": headers["X-Forwarded-For"]})
         while True:
             status, answer, got = self.call(
                 "POST", f"/api/sessions/{self.slug}/questions", data, headers, sample.asker
@@ -400,12 +420,17 @@ class Command(BaseCommand):
         async def session_of(username: str) -> tuple[Any, Any]:
             jar = http.cookiejar.CookieJar()
             opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+            # The login page sets the csrftoken cookie; the login POST sends it back in
+            # X-CSRFToken, as the page's script does.
+            with opener.open(feed.base + "/login/", timeout=TIMEOUT) as page:
+                page.read()
+            csrf = next((c.value or "" for c in jar if c.name == "csrftoken"), "")
             body = json.dumps({"username": username, "password": password}).encode()
             request = urllib.request.Request(  # noqa: S310 - checked to be http(s)
                 feed.base + "/api/auth/login",
                 data=body,
                 method="POST",
-                headers={"Content-Type": "application/json"},
+                headers={"Content-Type": "application/json", "X-CSRFToken": csrf},
             )
             with opener.open(request, timeout=TIMEOUT):
                 pass

@@ -28,6 +28,8 @@ from hub.lib.personal_data import digit_value, id_check_character, luhn_valid
 KINDS = ("mobile", "landline", "id_number", "id_number_15", "bank_card", "email", "handle")
 
 SEPARATORS = [" ", "-", ".", "·", "／", "/", "_", "\u3000", "—", "－", "．", "  ", " - ", "\u200b"]
+#: Marks that join digits only between groups of three or more (never one by one).
+GROUP_SEPARATORS = [*SEPARATORS, "，", ",", "。", "、", ":"]
 LOWER = "〇一二三四五六七八九"
 LOWER_VARIANTS = {"0": "〇零", "1": "一幺", "2": "二两"}
 CAPITAL = "零壹贰叁肆伍陆柒捌玖"
@@ -141,7 +143,7 @@ def grouped(digits: str, sizes: list[int], sep: str) -> str:
 
 def _digit_forms(digits: str, groups: list[int]) -> list[str]:
     forms = [digits]
-    forms += [grouped(digits, groups, sep) for sep in SEPARATORS]
+    forms += [grouped(digits, groups, sep) for sep in GROUP_SEPARATORS]
     forms.append(" ".join(digits))
     forms.append(".".join(digits))
     forms.append("-".join(digits))

@@ -51,6 +51,10 @@ def kinds_in(text: str) -> list[str]:
         ("139\u30007308\u30005508", "139****5508"),
         ("(139)7308-5508", "139****5508"),
         ("139 7308-5508", "139****5508"),
+        ("139，7308，5508", "139****5508"),
+        ("139,7308,5508", "139****5508"),
+        ("139、7308、5508", "139****5508"),
+        ("139。7308。5508", "139****5508"),
         ("1 3 9 7 3 0 7 5 5 0 7", "139****5507"),
         ("１３９７３０８５５０８", "139****5508"),
         ("一三九七三〇九五五〇九", "139****5509"),
@@ -211,6 +215,13 @@ def test_several_numbers_in_one_text_are_all_found_in_order() -> None:
     assert mask_personal_data(text) == (
         "张三138****5678，李四 139****5678，身份证110105********002X，办公室0527-****6666"
     )
+
+
+@pytest.mark.parametrize(
+    "text", ["13,800,000,000元", "第1、3、5、7、9、11、13、15条", "13:30:15", "1,380,123,4567"]
+)
+def test_commas_and_colons_join_no_thousands_lists_or_times_into_a_number(text: str) -> None:
+    assert mask_personal_data(text) == text
 
 
 def test_two_numbers_separated_only_by_a_space_are_two_numbers() -> None:

@@ -62,6 +62,7 @@ import unicodedata
 from collections.abc import Iterator
 from datetime import date
 from enum import StrEnum
+from itertools import pairwise
 from typing import NamedTuple
 
 __all__ = [
@@ -111,10 +112,16 @@ _SEPARATOR_CLASS = (
 )
 _X_CLASS = "XxＸｘ"
 _MAX_GAP = 4
+# Commas, 、, 。 and colons join digits only between groups of three or more digits, and
+# never in thousands grouping: "138，1234，5678" is a number, "13,800,000,000元", "第3、5、7条"
+# and "13:30" are not (see _pieces).
+_WEAK_CLASS = ",，、。:："
 _CHAIN = re.compile(
-    rf"[{_DIGIT_CLASS}](?:[{_SEPARATOR_CLASS}]{{0,{_MAX_GAP}}}[{_DIGIT_CLASS}])*"
+    rf"[{_DIGIT_CLASS}](?:[{_SEPARATOR_CLASS}{_WEAK_CLASS}]{{0,{_MAX_GAP}}}[{_DIGIT_CLASS}])*"
     rf"(?:[{_SEPARATOR_CLASS}]{{0,{_MAX_GAP}}}[{_X_CLASS}])?"
 )
+_WEAK = re.compile(rf"[{_WEAK_CLASS}]")
+_THOUSANDS_GROUP = re.compile(rf"[{_DIGIT_CLASS}]{{3}}")
 _SEPARATORS = re.compile(rf"[{_SEPARATOR_CLASS}]")
 _MIN_NUMBER = 11  # the shortest number found without a keyword (mobile, landline)
 
@@ -280,6 +287,36 @@ def _numbers_at(symbols: str, i: int, cut: list[bool]) -> Iterator[_Number]:
         yield _Number(11, PersonalDataKind.MOBILE, masked)
 
 
+def _pieces(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The chain ``text[start:end]`` cut at the commas, 、, 。 and colons that do not join
+    digits: thousands grouping (every group after the first of exactly three digits) is cut
+    everywhere; otherwise a weak mark joins groups of three or more digits each, and a
+    shorter first or last group to a group of four or more ("6222，0212，3456，7890，1")."""
+    marks = [m.start() for m in _WEAK.finditer(text, start, end)]
+    if not marks:
+        return [(start, end)]
+    bounds = [start, *marks, end]
+    groups = [text[a:b] for a, b in pairwise(bounds)]
+    counts = [sum(digit_value(ch) is not None for ch in group) for group in groups]
+    thousands = all(
+        count == 3 and _THOUSANDS_GROUP.fullmatch(group[1:].strip())
+        for group, count in zip(groups[1:], counts[1:], strict=True)
+    )
+    pieces: list[tuple[int, int]] = []
+    piece_start = start
+    last = len(marks) - 1
+    for index, mark in enumerate(marks):
+        left, right = counts[index], counts[index + 1]
+        joins = (left >= 3 and right >= 3) or (
+            (left >= 4 and index == last) or (right >= 4 and index == 0)
+        )
+        if thousands or not joins:
+            pieces.append((piece_start, mark))
+            piece_start = mark + 1
+    pieces.append((piece_start, end))
+    return pieces
+
+
 def _chain_numbers(text: str, start: int, end: int) -> list[tuple[int, int, str, str]]:
     symbols: list[str] = []
     starts: list[int] = []
@@ -425,7 +462,9 @@ def find_personal_data(text: str) -> list[tuple[int, int, str, str]]:
     found: list[tuple[int, int, str, str]] = []
     for m in _CHAIN.finditer(text):
         if m.end() - m.start() >= _MIN_NUMBER:
-            found += _chain_numbers(text, m.start(), m.end())
+            for start, end in _pieces(text, m.start(), m.end()):
+                if end - start >= _MIN_NUMBER:
+                    found += _chain_numbers(text, start, end)
     # Full-width letters and marks as ASCII, one code point for one: positions stay.
     wide = text.translate(_WIDE) if _HAS_WIDE.search(text) else text
     if "@" in wide or _EMAIL_HINT.search(wide):

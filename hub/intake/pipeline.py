@@ -154,7 +154,6 @@ def check_intake(item: IntakeItem) -> tuple[str, str, str]:
         )
     if not isinstance(item.text, str):
         raise IntakeRejected(_("The question text must be a string"), code="bad_text")
-    check_references(item)
     for field, value in (
         (_("question text"), item.text),
         (_("name"), item.asker_name),
@@ -164,6 +163,7 @@ def check_intake(item: IntakeItem) -> tuple[str, str, str]:
             raise BadCharacters(
                 _("The %(field)s holds a lone surrogate or NUL character") % {"field": field}
             )
+    check_references(item)
     # Cheap bound before any work: a megabyte of text is refused without normalising it.
     if len(item.text) > settings.HUB_QUESTION_MAX_CHARS * 4:
         raise IntakeRejected(

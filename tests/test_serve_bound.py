@@ -127,3 +127,74 @@ def test_prebuilt_frame_to_a_closed_socket_is_refused(server: Any) -> None:
     protocol.state = protocol.STATE_CLOSED
     assert server.write_prebuilt(protocol, b"frame") is False
     assert protocol.transport.socket.sent == []
+
+
+# --- request lines and headers over the limit, against a real server ---------------------
+
+
+@pytest.fixture(scope="module")
+def real_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from tests.live import HubServer, prepare_database
+
+    folder = tmp_path_factory.mktemp("serve-bound")
+    database = folder / "hub.sqlite3"
+    prepare_database(database)
+    hub = HubServer(database, folder / "server.log")
+    yield hub
+    hub.stop()
+
+
+def _raw_request(port: int, head: bytes) -> tuple[int, dict[str, Any]]:
+    """Send ``head`` on a raw socket, read the whole answer; its status and JSON body."""
+    import json
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    status_line, _, rest = answer.partition(b"\r\n")
+    _, _, body = rest.partition(b"\r\n\r\n")
+    return int(status_line.split()[1]), json.loads(body)
+
+
+@pytest.mark.liveserver
+@pytest.mark.parametrize("length", [17_000, 100_000])
+def test_a_request_line_past_the_limit_is_answered_414(real_server: Any, length: int) -> None:
+    head = b"GET /api/sessions?q=" + b"x" * length + b" HTTP/1.1\r\nHost: localhost\r\n\r\n"
+
+    status, body = _raw_request(real_server.port, head)
+
+    assert (status, body["code"]) == (414, "uri_too_long")
+    assert body["message"]
+
+
+@pytest.mark.liveserver
+@pytest.mark.parametrize(
+    "headers",
+    [
+        b"X-Big: " + b"y" * 100_000 + b"\r\n",
+        b"".join(b"X-Part-%d: %s\r\n" % (n, b"z" * 1000) for n in range(20)),
+        b"".join(b"X-Many-%d: 1\r\n" % n for n in range(600)),
+    ],
+    ids=["one 100 KB header", "20 KB of headers", "600 headers"],
+)
+def test_headers_past_the_limit_are_answered_431(real_server: Any, headers: bytes) -> None:
+    head = b"GET /api/sessions HTTP/1.1\r\nHost: localhost\r\n" + headers + b"\r\n"
+
+    status, body = _raw_request(real_server.port, head)
+
+    assert (status, body["code"]) == (431, "headers_too_large")
+
+
+@pytest.mark.liveserver
+def test_a_request_under_the_limits_is_served_after_a_refused_one(real_server: Any) -> None:
+    import json
+    import urllib.request
+
+    _raw_request(real_server.port, b"GET /" + b"x" * 20_000 + b" HTTP/1.1\r\n\r\n")
+    long_but_fine = "/api/sessions?q=" + "x" * 8000
+    with urllib.request.urlopen(real_server.base + long_but_fine, timeout=10) as response:
+        assert response.status == 200
+        assert isinstance(json.loads(response.read()), list)

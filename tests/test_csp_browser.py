@@ -231,12 +231,17 @@ def test_public_pages_and_the_api_docs_render_with_no_violation(watched: Watched
 
 
 def seed_ended_session_with_follow_up() -> dict[str, Any]:
-    """Run in the server's database: the follow-up browser test's seed (ends the demo)."""
+    """Run in the server's database: the follow-up browser test's seed (ends the demo),
+    and a superuser for the admin pages."""
+    from django.contrib.auth.models import User
+
     from hub.followup.models import FollowUpTask
     from tests.test_followup_browser import seed_followup
 
     ids = seed_followup()
     ids["tasks"] = list(FollowUpTask.objects.values_list("pk", flat=True))
+    ids["question"] = FollowUpTask.objects.get(pk=ids["lights"]).question_id
+    User.objects.create_superuser("csp-admin", password=DEMO_PASSWORD)
     return ids
 
 
@@ -290,8 +295,18 @@ def test_follow_up_pages_with_charts_the_work_page_and_the_replay_with_no_violat
         page.get_by_test_id("report-summary").wait_for()
         page.wait_for_load_state("networkidle")
         watched.assert_clean("weekly report page")
-        # The admin (host is staff): index and a change list.
-        watched.login("host", "/admin/")
-        watched.assert_clean("admin index")
+        # The admin (Django's own templates and scripts): index, change lists, a change form.
+        watched.login("csp-admin", "/admin/")
+        for path in (
+            "/admin/",
+            "/admin/hub/question/",
+            f"/admin/hub/question/{ids['question']}/change/",
+            "/admin/followup/followuptask/",
+            "/admin/workcalendar/calendaryear/",
+        ):
+            page = watched.open(path)
+            page.locator("#content").wait_for()
+            page.wait_for_load_state("networkidle")
+            watched.assert_clean(path)
     finally:
         watched.close()

@@ -105,7 +105,7 @@ out["schema"] = [schema.status_code, schema.get("Strict-Transport-Security"),
 out["docs"] = client.get("/api/docs", **proxied).status_code
 login = client.get("/login/", **proxied)
 out["login"] = [login.status_code, login.get("Content-Security-Policy")]
-out["csrf_cookie_secure"] = bool(login.cookies["csrftoken"]["secure"]) if "csrftoken" in login.cookies else None
+out["csrf_cookie_secure"] = bool(login.cookies["csrftoken"]["secure"])
 from django.conf import settings
 out["session_cookie_secure"] = settings.SESSION_COOKIE_SECURE
 print(json.dumps(out))
@@ -136,7 +136,7 @@ def test_in_production_http_redirects_to_https_and_https_answers_with_hsts_and_t
     ]
     assert out["login"] == [200, policy_header_value()]
     assert out["session_cookie_secure"] is True
-    assert out["csrf_cookie_secure"] in (True, None)
+    assert out["csrf_cookie_secure"] is True
 
 
 def test_the_api_docs_page_is_off_in_production_and_on_when_asked_the_schema_stays(

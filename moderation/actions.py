@@ -223,12 +223,12 @@ def check_approve_question(actor: Any, session: LiveSession, question: Question)
     is handled after the session: answered from the library, deferred, or followed up)."""
     require_permission(actor, "approve")
     _guard_session_open(session)
-    _guard_state(question, APPROVABLE, "approve")
-    if question.visibility == Visibility.PRIVATE:
+    if question.visibility == Visibility.PRIVATE:  # in any state: the reason that matters
         raise IllegalTransition(
             _("A private question is never published; defer it or answer it from the library"),
             code="private",
         )
+    _guard_state(question, APPROVABLE, "approve")
 
 
 def do_approve_question(
@@ -314,11 +314,12 @@ def do_reject_question(
 def check_queue_question(actor: Any, session: LiveSession, question: Question) -> None:
     require_permission(actor, "queue")
     _guard_session_open(session)
-    _guard_state(question, QUEUEABLE, "queue")
-    if question.visibility == Visibility.PRIVATE:
+    if question.visibility == Visibility.PRIVATE:  # before the state: a private one is
+        # never approved, so "not approved" would hide the reason
         raise IllegalTransition(
             _("Private questions are handled after the session, never on air"), code="private"
         )
+    _guard_state(question, QUEUEABLE, "queue")
 
 
 def do_queue_question(
@@ -383,11 +384,11 @@ def check_put_on_air(actor: Any, session: LiveSession, question: Question) -> No
     require_permission(actor, "on_air")
     if session.status != SessionStatus.LIVE:
         raise IllegalTransition(_("The session is not live"), code="not_live")
-    _guard_state(question, AIRABLE, "put on air")
-    if question.visibility == Visibility.PRIVATE:
+    if question.visibility == Visibility.PRIVATE:  # before the state, as for queue
         raise IllegalTransition(
             _("Private questions are handled after the session, never on air"), code="private"
         )
+    _guard_state(question, AIRABLE, "put on air")
     current = Question.objects.filter(session=session, state=S.ON_AIR).exclude(pk=question.pk)
     if current.exists():
         raise IllegalTransition(

@@ -82,12 +82,35 @@ def test_host_approves_and_the_viewer_page_shows_it_live(
     assert question_text not in viewer.get_by_test_id("question-list").inner_text()
 
     host = staff_page(browser, server, "host", "/s/demo/console/")
-    item = host.locator('[data-testid^="q-"]', has_text=question_text)
+    item = host.locator('li[data-testid^="q-"]', has_text=question_text)
     item.wait_for()
     item.locator('[data-testid^="approve-"]').click()
 
     published = viewer.get_by_test_id("question-list").get_by_text(question_text)
     published.wait_for(timeout=10_000)
+
+    # Supporting it: the page load issued this viewer's browser id, which counts once. A
+    # second viewer clicks at once, before its new id is old enough: the page waits as the
+    # server says (Retry-After) and sends again, and that support counts too.
+    support = (
+        viewer.get_by_test_id("question-list")
+        .locator("li", has_text=question_text)
+        .locator('[data-testid^="support-"]')
+    )
+    question_id = (support.get_attribute("data-testid") or "").removeprefix("support-")
+    support.click()
+
+    def shows(page: Any, count: int) -> None:
+        counter = page.get_by_test_id(f"supports-{question_id}")
+        counter.filter(has_text=re.compile(rf"^{count}$")).wait_for(timeout=15_000)
+
+    shows(viewer, 1)
+    second = browser.new_context(locale="zh-CN").new_page()
+    second.goto(f"{server.base}/s/demo/")
+    second.get_by_test_id(f"support-{question_id}").click()
+    shows(second, 2)
+    shows(viewer, 2)
+    second.context.close()
 
     # Put it on air from the console; the viewer's on-air panel shows it.
     item.locator('[data-testid^="onair-"]').click()
@@ -143,7 +166,7 @@ def test_host_answers_a_common_question_from_the_answer_library_and_viewers_see_
     viewer.get_by_test_id("ask-result").wait_for(state="visible")
 
     host = staff_page(browser, server, "host", "/s/demo/console/")
-    item = host.locator('[data-testid^="q-"]', has_text=question_text)
+    item = host.locator('li[data-testid^="q-"]', has_text=question_text)
     item.wait_for()
     # Matched against the library at intake: the queue marks it before it is selected.
     hint = item.locator('[data-testid^="library-hint-"]')
@@ -163,5 +186,22 @@ def test_host_answers_a_common_question_from_the_answer_library_and_viewers_see_
     faq = browser.new_context(locale="zh-CN").new_page()
     faq.goto(f"{server.base}/library/?q=夜间施工噪音")
     assert "夜间施工许可" in faq.get_by_test_id("library-results").inner_text()
+
+    # Editing the library from the host's page: the pages' API client sends the CSRF token
+    # with the session cookie; the same write without the token is refused.
+    edits = host.evaluate(
+        """async () => {
+            const { api } = await import('/static/frontend/api.js');
+            const entry = await api('/library', { method: 'POST', body: {
+                question: '浏览器测试：夜间施工许可在哪里查询？', answer: '在住建局网站查询' } });
+            const changed = await api(`/library/${entry.id}`, { method: 'PATCH',
+                body: { published: true } });
+            const bare = await fetch('/api/library', { method: 'POST', credentials: 'same-origin',
+                headers: { 'Content-Type': 'application/json' },
+                body: JSON.stringify({ question: '没有令牌的写入', answer: '不应保存' }) });
+            return [changed.published, bare.status, (await bare.json()).code];
+        }"""
+    )
+    assert edits == [True, 403, "csrf"]
     for page in (viewer, host, faq):
         page.context.close()

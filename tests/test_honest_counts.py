@@ -9,13 +9,17 @@ frozen with time-machine wherever a browser id's age matters.
 from __future__ import annotations
 
 import json
+import threading
 import time
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
 from django.core import signing
+from django.core.cache import caches
+from django.db import connections
 from django.test import Client
 from django.test.client import MULTIPART_CONTENT
 
@@ -25,6 +29,7 @@ from hub.browser import read as read_browser_id
 from hub.followup.models import PublicVote
 from hub.intake.signing import sign
 from hub.models import Question, QuestionSupport
+from hub.throttle import take_slot
 from moderation.actions import do_approve_question
 from moderation.models import LibraryEntry
 from tests.followup_steps import accept, reply_and_publish
@@ -509,3 +514,36 @@ def test_a_successful_login_does_not_reset_the_address_budget(users: Any, settin
     assert attempt("nobody", "pw-nobody") == 200  # one valid account of the attacker's
     assert attempt("host", "z") == 429
     assert attempt("host", "pw-host") == 429
+
+
+# --- counted across processes ----------------------------------------------------------------
+
+
+@pytest.mark.redis
+def test_concurrent_clients_of_a_shared_redis_cache_never_take_more_than_the_cap(
+    redis_url_required: str, settings: Any
+) -> None:
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url_required,
+            "KEY_PREFIX": f"test-honest-{uuid.uuid4().hex}",
+        }
+    }
+    assert type(caches["default"]).__name__ == "RedisCache"
+    taken: list[bool] = []
+
+    def supporter() -> None:
+        # Each thread has its own cache connection, as each server process has.
+        for _ in range(5):
+            taken.append(take_slot("support:1", "198.51.100.40", 20, 60) is not None)
+        connections.close_all()
+
+    threads = [threading.Thread(target=supporter) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(taken) == 40 and taken.count(True) == 20
+    assert take_slot("support:1", "198.51.100.41", 20, 60) is not None  # another address

@@ -48,6 +48,8 @@ REFUSED_DRAIN_BYTES = 1_048_576
 
 def make_channel_class() -> type:
     """Twisted's HTTP channel, answering requests over its limits with 414 or 431."""
+    # Imported when the server is made, like make_server_class's imports: Django is set up
+    # by then (translations), and Daphne chooses Twisted's reactor before twisted.web loads.
     from django.utils.translation import gettext as _
     from twisted.web.http import HTTPChannel
 
@@ -59,7 +61,8 @@ def make_channel_class() -> type:
             if self._refused:
                 self._dropped += len(data)
                 if self._dropped > REFUSED_DRAIN_BYTES:
-                    self.transport.abortConnection()
+                    transport: Any = self.transport  # a TCP transport: it can abort
+                    transport.abortConnection()
                 return
             super().dataReceived(data)
 
@@ -91,13 +94,14 @@ def make_channel_class() -> type:
                 code, message = "uri_too_long", _("The request line (the URL) is too long")
             body = json.dumps({"code": code, "message": message}, ensure_ascii=False).encode()
             self._refused = True
-            self.transport.write(
+            transport: Any = self.transport  # a TCP transport: it can half-close
+            transport.write(
                 b"HTTP/1.1 %d %s\r\nContent-Type: application/json; charset=utf-8\r\n"
                 b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
                 % (status, reason, len(body), body)
             )
             # Half-close: the answer is sent, what the client still sends is dropped.
-            self.transport.loseWriteConnection()
+            transport.loseWriteConnection()
             self.setTimeout(REFUSED_DRAIN_SECONDS)
 
     return LimitedChannel
@@ -107,7 +111,7 @@ def make_server_class() -> type:
     from daphne.server import Server
     from daphne.ws_protocol import WebSocketProtocol
     from django.conf import settings
-    from twisted.web.http import _GenericHTTPChannelProtocol
+    from twisted.web.http import _GenericHTTPChannelProtocol  # see http_factory below
 
     from hub.protocol import CLOSE_TOO_SLOW_RESYNC
     from hub.realtime.wsframe import PREBUILT_FRAMES
@@ -122,8 +126,9 @@ def make_server_class() -> type:
 
         @http_factory.setter
         def http_factory(self, factory: Any) -> None:
-            # Server.run makes Daphne's factory; its connections get the limited channel
-            # (what Twisted's own factory function builds, with another channel class).
+            # Server.run makes Daphne's factory; its connections get the limited channel.
+            # Twisted offers no public way to choose the channel class: this builds what
+            # its own factory function does (the wrapper negotiating HTTP/2), with ours.
             factory.protocol = lambda: _GenericHTTPChannelProtocol(channel_class())
             self._http_factory = factory
 

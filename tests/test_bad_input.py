@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import unicodedata
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -28,9 +29,14 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.db import connections
 from django.urls import path
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from hub.consumers import ConsoleConsumer
+from hub import protocol
+from hub.consumers import ConsoleConsumer, parse_command
+from hub.errors import DomainError
 from hub.intake import pipeline
+from hub.intake.channels import intake_hotline, intake_microblog
 from hub.intake.coalescer import IntakeCoalescer
 from hub.intake.pipeline import (
     BadCharacters,
@@ -40,7 +46,15 @@ from hub.intake.pipeline import (
     do_intake_batch,
 )
 from hub.models import Question
-from hub.text import normalise_text, strip_unsafe
+from hub.text import (
+    MAX_JSON_DEPTH,
+    UnreadableJSON,
+    is_clean_id,
+    loads_json,
+    normalise_text,
+    strip_unsafe,
+    unstorable,
+)
 from tests.live import Browserless, HubServer, next_frame, prepare_database
 from tests.services import postgres_url
 from tests.test_webhooks import HOTLINE, MICROBLOG, deliver, order, status
@@ -620,3 +634,195 @@ async def test_a_real_console_socket_survives_a_frame_nested_60000_deep(server: 
         await console.send(json.dumps({"id": "after", "action": "approve", "question": 10**9}))
         refusal = await next_frame(console, "error")
         assert (refusal["data"]["id"], refusal["data"]["code"]) == ("after", "not_found")
+
+
+# --- properties (hypothesis): the normaliser, the webhook parsers, the console parser -------
+
+#: Any character (lone surrogates included), and often the ones the boundary handles.
+ANY_CHAR = st.one_of(
+    st.characters(exclude_categories=()),
+    st.sampled_from(
+        [*REFUSED.values(), *"".join(REMOVED.values()), "\r", "\n", "\t", "\u3000", "　", "＃"]
+    ),
+    st.sampled_from("請問臺灣為什麼这个问题十三九七"),
+)
+ANY_TEXT = st.text(ANY_CHAR, max_size=60)
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | ANY_TEXT,
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(ANY_TEXT, children, max_size=4),
+    max_leaves=12,
+)
+PROPERTIES = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+DATABASE_PROPERTIES = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+def _clean_text(text: str) -> bool:
+    return all(char == "\n" or unicodedata.category(char)[0] != "C" for char in text)
+
+
+@PROPERTIES
+@given(text=ANY_TEXT, simplify=st.booleans())
+def test_normalised_text_holds_no_control_character_and_normalising_again_changes_nothing(
+    text: str, simplify: bool
+) -> None:
+    once = normalise_text(text, to_simplified=simplify)
+
+    assert _clean_text(once)
+    assert not unstorable(once)
+    assert normalise_text(once, to_simplified=simplify) == once
+
+
+@PROPERTIES
+@given(text=ANY_TEXT)
+def test_stripped_text_keeps_only_what_free_text_may_hold(text: str) -> None:
+    stripped = strip_unsafe(text)
+
+    assert strip_unsafe(stripped) == stripped
+    assert not unstorable(stripped) and "\r" not in stripped
+    assert is_clean_id(stripped.replace("\n", "").replace("\t", ""))
+    # Nothing but the unsafe characters goes: the safe ones keep their order.
+    assert all(char in text or char == "\n" for char in stripped)
+
+
+@PROPERTIES
+@given(data=st.one_of(st.binary(max_size=200), ANY_TEXT, JSON_VALUES.map(json.dumps)))
+def test_json_from_outside_parses_or_is_refused_with_a_code(data: Any) -> None:
+    try:
+        value = loads_json(data)
+    except UnreadableJSON as refused:
+        assert refused.code in {"bad_json", "too_deep", "bad_number"} and refused.message
+        return
+    json.dumps(value)  # a parsed value is plain JSON again
+
+
+@PROPERTIES
+@given(depth=st.integers(min_value=0, max_value=3000), opener=st.sampled_from("[{"))
+def test_json_deeper_than_the_limit_is_refused_however_deep(depth: int, opener: str) -> None:
+    if opener == "[":
+        text = "[" * depth + "1" + "]" * depth
+    else:
+        text = '{"k": ' * depth + "1" + "}" * depth
+    try:
+        loads_json(text)
+    except UnreadableJSON as refused:
+        assert depth > MAX_JSON_DEPTH and refused.code == "too_deep"
+    else:
+        assert depth <= MAX_JSON_DEPTH
+
+
+def _order() -> Any:
+    return st.fixed_dictionaries(
+        {},
+        optional={
+            "order_id": st.one_of(ANY_TEXT, st.integers(), JSON_VALUES),
+            "content": st.one_of(ANY_TEXT.map(lambda t: "请问路灯什么时候修" + t), JSON_VALUES),
+            "caller_name": st.one_of(ANY_TEXT, JSON_VALUES),
+            "caller_phone": st.one_of(
+                st.sampled_from(["13812345678", "138\x0012345678"]), JSON_VALUES
+            ),
+            "channel": st.one_of(st.sampled_from(["hotline", "radio", "web"]), JSON_VALUES),
+            "private": JSON_VALUES,
+        },
+    )
+
+
+def _status() -> Any:
+    return st.fixed_dictionaries(
+        {},
+        optional={
+            "id": st.one_of(ANY_TEXT, st.integers(), JSON_VALUES),
+            "idstr": st.one_of(ANY_TEXT, JSON_VALUES),
+            "text": st.one_of(ANY_TEXT.map(lambda t: "请问公交什么时候调整" + t), JSON_VALUES),
+            "user": st.one_of(
+                st.fixed_dictionaries(
+                    {}, optional={"id": JSON_VALUES, "idstr": ANY_TEXT, "screen_name": JSON_VALUES}
+                ),
+                JSON_VALUES,
+            ),
+        },
+    )
+
+
+def _payloads(items: Any, key: str) -> Any:
+    return st.one_of(
+        JSON_VALUES,
+        st.fixed_dictionaries(
+            {key: st.lists(st.one_of(items, JSON_VALUES), max_size=5)},
+            optional={"session": st.one_of(st.just("live"), ANY_TEXT, JSON_VALUES)},
+        ),
+    )
+
+
+def _check_outcome(run: Callable[[Any], Any], payload: Any) -> None:
+    try:
+        outcome = run(payload)
+    except DomainError as refused:
+        assert refused.code and refused.message
+        return
+    answer = outcome.as_dict()
+    json.dumps(answer, ensure_ascii=False).encode()  # the response can be sent
+    for item in answer["accepted"] + answer["duplicates"]:
+        assert isinstance(item["question"], int)
+    for item in answer["rejected"]:
+        assert item["code"] and item["message"]
+
+
+@pytest.mark.django_db
+@DATABASE_PROPERTIES
+@given(payload=_payloads(_order(), "orders"))
+def test_any_hotline_payload_gives_per_item_outcomes_or_a_clear_refusal(
+    live_session: Any, payload: Any
+) -> None:
+    _check_outcome(intake_hotline, payload)
+
+
+@pytest.mark.django_db
+@DATABASE_PROPERTIES
+@given(payload=st.one_of(_payloads(_status(), "statuses"), _payloads(_status(), "comments")))
+def test_any_microblog_payload_gives_per_item_outcomes_or_a_clear_refusal(
+    live_session: Any, payload: Any
+) -> None:
+    _check_outcome(intake_microblog, payload)
+
+
+def _commands() -> Any:
+    fields = {
+        "id": st.one_of(ANY_TEXT, st.integers(), JSON_VALUES),
+        "action": st.one_of(
+            st.sampled_from(["approve", "reject", "defer", "submit_call", "reorder", "flag"]),
+            ANY_TEXT,
+        ),
+        "question": st.one_of(st.integers(), JSON_VALUES),
+        "note": ANY_TEXT,
+        "summary": ANY_TEXT,
+        "text": ANY_TEXT,
+        "name": ANY_TEXT,
+        "phone": ANY_TEXT,
+        "channel": st.sampled_from(["hotline", "radio", "onsite", "web"]),
+        "reason": st.sampled_from(["abusive", "other", "nope"]),
+        "order": st.lists(st.integers(), max_size=4),
+    }
+    return st.fixed_dictionaries({}, optional=fields).map(json.dumps)
+
+
+@PROPERTIES
+@given(frame=st.one_of(_commands(), JSON_VALUES.map(json.dumps), ANY_TEXT, st.none()))
+def test_any_console_frame_is_a_command_or_an_error_frame(frame: Any) -> None:
+    parsed = parse_command(frame)
+
+    if isinstance(parsed, protocol.Refusal):
+        assert parsed.code and parsed.message
+        json.dumps(parsed.model_dump(mode="json"), ensure_ascii=False).encode()
+        return
+    for field, value in parsed:
+        if isinstance(value, str) and field != "id":
+            assert strip_unsafe(value) == value and not unstorable(value)

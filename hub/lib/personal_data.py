@@ -107,7 +107,8 @@ _CHINESE_CLASS = "".join(_CHINESE_VALUE)
 # people type to dodge filters (circled, parenthesised, superscript, subscript).
 _DIGIT_CLASS = rf"\d{_CHINESE_CLASS}⓪①-⑨⑴-⑼⒈-⒐❶-❾➀-➈➊-➒¹²³⁰⁴-⁹₀-₉"
 _SEPARATOR_CLASS = (
-    r"\s\u3000\u200b-\u200f\u2060\ufeff"
+    # spaces, zero-width characters, combining marks (1̶3̶8̶), keycaps (1️⃣) and variation selectors
+    r"\s\u3000\u200b-\u200f\u2060\ufeff\u0300-\u036f\u20d0-\u20ff\ufe00-\ufe0f"
     r"\-‐‑‒–—―−﹣－.．·・•‧∙/／\\_＿()（）\[\]【】〔〕{}<>《》~～+＋#＃|｜"
 )
 _X_CLASS = "XxＸｘ"

@@ -18,9 +18,12 @@ Under load, batches grow by themselves to what arrives during one batch: the bus
 session, the larger the batch and the cheaper each question.
 
 Nothing accepted is lost: a question is taken in even if its request is cancelled while
-it waits (the browser gave up); an error of the pipeline itself (the database went away)
-reaches every request of that batch, as it would have reached each one alone, and the
-next batch is tried afresh.
+it waits (the browser gave up). One question that breaks its batch (a character the
+database refuses, a bug) reaches only its own request: the pipeline takes that batch in
+again one question at a time (:func:`hub.intake.pipeline.do_intake_batch`), so the
+others get the outcome they would have had alone. Only an error of the pipeline itself
+(the database went away) reaches every request of that batch, as it would have reached
+each one alone, and the next batch is tried afresh.
 """
 
 from __future__ import annotations

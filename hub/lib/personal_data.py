@@ -113,18 +113,19 @@ _SEPARATOR_CLASS = (
 )
 _X_CLASS = "XxＸｘ"
 _MAX_GAP = 4
+_MIN_NUMBER = 11  # the fewest digits of a number found without a keyword (mobile, landline)
 # Commas, 、, 。 and colons join digits only between groups of three or more digits, and
 # never in thousands grouping: "138，1234，5678" is a number, "13,800,000,000元", "第3、5、7条"
 # and "13:30" are not (see _pieces).
 _WEAK_CLASS = ",，、。:："
 _CHAIN = re.compile(
-    rf"[{_DIGIT_CLASS}](?:[{_SEPARATOR_CLASS}{_WEAK_CLASS}]{{0,{_MAX_GAP}}}[{_DIGIT_CLASS}])*"
+    rf"[{_DIGIT_CLASS}](?:[{_SEPARATOR_CLASS}{_WEAK_CLASS}]{{0,{_MAX_GAP}}}[{_DIGIT_CLASS}])"
+    rf"{{{_MIN_NUMBER - 1},}}"
     rf"(?:[{_SEPARATOR_CLASS}]{{0,{_MAX_GAP}}}[{_X_CLASS}])?"
 )
 _WEAK = re.compile(rf"[{_WEAK_CLASS}]")
 _THOUSANDS_GROUP = re.compile(rf"[{_DIGIT_CLASS}]{{3}}")
 _SEPARATORS = re.compile(rf"[{_SEPARATOR_CLASS}]")
-_MIN_NUMBER = 11  # the shortest number found without a keyword (mobile, landline)
 
 
 def digit_value(ch: str) -> str | None:
@@ -386,7 +387,9 @@ _EMAIL = re.compile(
     rf"((?:[A-Za-z0-9](?:[A-Za-z0-9\-]{{0,61}}[A-Za-z0-9])?\s*{_DOT}\s*)+[A-Za-z]{{2,12}})"
     r"(?![A-Za-z0-9\-])"
 )
-_HAS_WIDE = re.compile("[\uff01-\uff5e\u3000]")
+# Full-width forms the e-mail and handle patterns need as ASCII (letters, digits, ＠ ．－＿
+# and the ideographic space); the CJK marks every question has (，。：) are not among them.
+_HAS_WIDE = re.compile("[\uff0d\uff0e\uff10-\uff19\uff20-\uff3a\uff3f\uff41-\uff5a\u3000]")
 _EMAIL_HINT = re.compile(r"@|(?i:at)|艾特")
 _DOT_WORD = re.compile(rf"\s*{_DOT}\s*")
 
@@ -462,10 +465,9 @@ def find_personal_data(text: str) -> list[tuple[int, int, str, str]]:
         return []
     found: list[tuple[int, int, str, str]] = []
     for m in _CHAIN.finditer(text):
-        if m.end() - m.start() >= _MIN_NUMBER:
-            for start, end in _pieces(text, m.start(), m.end()):
-                if end - start >= _MIN_NUMBER:
-                    found += _chain_numbers(text, start, end)
+        for start, end in _pieces(text, m.start(), m.end()):
+            if end - start >= _MIN_NUMBER:
+                found += _chain_numbers(text, start, end)
     # Full-width letters and marks as ASCII, one code point for one: positions stay.
     wide = text.translate(_WIDE) if _HAS_WIDE.search(text) else text
     if "@" in wide or _EMAIL_HINT.search(wide):

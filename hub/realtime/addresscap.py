@@ -10,11 +10,11 @@ with :data:`CLOSE_TOO_MANY_CONNECTIONS` (4503), a code the page's script sees an
 waiting (``frontend/static/frontend/live.js``): a refusal before the handshake would reach
 the browser only as 1006, which it cannot tell from a network error.
 
-The address is the socket's peer as the server gives it (``scope["client"]``): Daphne
-rewrites it from ``X-Forwarded-For`` when ``HUB_PROXY_HEADERS`` is on, as for the HTTP
-throttles. An IPv6 address counts by its /64 (one subscriber's network, as an IPv4 address
-behind NAT); an IPv4-mapped IPv6 address as its IPv4. A connection without an address
-(a Unix socket without proxy headers) is not counted.
+Which address a connection counts under is the caller's ``key`` function (the site's
+routing uses the rule of every hub throttle, :mod:`hub.throttle`: the socket's peer, or
+behind a trusted proxy the right-most untrusted ``X-Forwarded-For`` hop; an IPv6 address
+by its /64). A connection whose key is ``None`` (no address at all: a Unix socket without
+proxy headers) is not counted.
 
 The counts are per process (one event loop): with several server processes behind the
 proxy, an address may hold up to the cap on each of them.
@@ -22,7 +22,6 @@ proxy, an address may hold up to the cap on each of them.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -33,22 +32,7 @@ from django.conf import settings
 CLOSE_TOO_MANY_CONNECTIONS = 4503
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
-
-
-def address_key(client: Any) -> str | None:
-    """The key an address is counted under (see the module docstring), or ``None``."""
-    if not client:
-        return None
-    host = str(client[0]) if isinstance(client, (list, tuple)) else str(client)
-    try:
-        address = ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        return host or None  # not an IP address (a test client's name): counted as given
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.IPv6Network((address, 64), strict=False))
-    return str(address)
+ScopeKey = Callable[[dict[str, Any]], str | None]
 
 
 class AddressSlots:
@@ -91,23 +75,23 @@ async def _refuse(receive: Any, send: Any) -> None:
     await send({"type": "websocket.close", "code": CLOSE_TOO_MANY_CONNECTIONS})
 
 
-def capped(app: ASGIApp, slots: AddressSlots, limit_setting: str) -> ASGIApp:
-    """``app`` with at most ``settings.<limit_setting>`` open connections per address.
+def capped(app: ASGIApp, slots: AddressSlots, limit_setting: str, key: ScopeKey) -> ASGIApp:
+    """``app`` with at most ``settings.<limit_setting>`` open connections per ``key(scope)``.
 
     The setting is read for every connection (a change, or a test's override, applies at
     once)."""
 
     async def capped_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        key = address_key(scope.get("client")) if scope.get("type") == "websocket" else None
-        if key is None:
+        key_ = key(scope) if scope.get("type") == "websocket" else None
+        if key_ is None:
             await app(scope, receive, send)
             return
-        if not slots.try_acquire(key, int(getattr(settings, limit_setting))):
+        if not slots.try_acquire(key_, int(getattr(settings, limit_setting))):
             await _refuse(receive, send)
             return
         try:
             await app(scope, receive, send)
         finally:
-            slots.release(key)
+            slots.release(key_)
 
     return capped_app

@@ -476,6 +476,32 @@ def test_a_webhook_session_slug_with_control_characters_is_a_bad_session(
     assert response.json()["code"] == "bad_session"
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "header, value, code",
+    [
+        ("signature", "sha256=\xe9t\xe9", "bad_signature"),
+        ("signature", "sha256=\x85", "bad_signature"),
+        ("timestamp", "\u0661\u0667\u0666\u0663", "bad_timestamp"),
+        ("timestamp", "9" * 5000, "bad_timestamp"),
+        ("timestamp", "--17", "bad_timestamp"),
+    ],
+)
+def test_odd_signature_headers_are_refused_as_401(
+    client: Any, live_session: Any, header: str, value: str, code: str
+) -> None:
+    body = json.dumps({"session": live_session.slug, **order("H-1")}).encode()
+    kwargs: dict[str, Any] = {"raw": body}
+    if header == "signature":
+        kwargs["signature"] = value
+    else:
+        kwargs["timestamp"] = value
+    response = deliver(client, HOTLINE, **kwargs)
+
+    assert response.status_code == 401, response.content
+    assert response.json()["code"] == code
+
+
 # --- console socket (in process, PostgreSQL) -------------------------------------------------
 
 console_app = URLRouter([path("ws/sessions/<slug:slug>/console", ConsoleConsumer.as_asgi())])

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 
 from django.conf import settings
 from django.utils.translation import gettext as _
 
 from hub.errors import DomainError
+
+_UNIX_SECONDS = re.compile(r"-?[0-9]{1,19}")
 
 
 class SignatureRejected(DomainError):
@@ -33,12 +36,11 @@ def verify_signature(
         raise SignatureRejected(_("Missing X-Hub-Signature-256 header"), code="missing_signature")
     if not timestamp:
         raise SignatureRejected(_("Missing X-Hub-Timestamp header"), code="missing_timestamp")
-    try:
-        sent_at = int(timestamp.strip())
-    except ValueError:
-        raise SignatureRejected(
-            _("X-Hub-Timestamp must be unix seconds"), code="bad_timestamp"
-        ) from None
+    stamp = timestamp.strip()
+    # ASCII digits only (int() also reads other scripts' digits), of a sane length.
+    if not _UNIX_SECONDS.fullmatch(stamp):
+        raise SignatureRejected(_("X-Hub-Timestamp must be unix seconds"), code="bad_timestamp")
+    sent_at = int(stamp)
     tolerance = settings.HUB_SIGNATURE_TOLERANCE_SECONDS
     if abs(now - sent_at) > tolerance:
         raise SignatureRejected(
@@ -46,5 +48,8 @@ def verify_signature(
             % {"s": tolerance},
             code="stale_timestamp",
         )
-    if not hmac.compare_digest(sign(secret, body), signature.strip()):
+    # Compared as bytes: a header may carry any Latin-1 character, and compare_digest
+    # refuses non-ASCII strings with a TypeError.
+    sent = signature.strip().encode("utf-8", "surrogateescape")
+    if not hmac.compare_digest(sign(secret, body).encode(), sent):
         raise SignatureRejected(_("The signature does not match the body"), code="bad_signature")

@@ -20,6 +20,7 @@ import pytest
 from hub.security import policy_header_value
 from tests.live import DEMO_PASSWORD, ROOT, HubServer, prepare_database, server_env
 from tests.test_browser import browser  # noqa: F401 - the shared chromium fixture
+from tests.test_streaming_browser import FAST_HLS, NO_NATIVE_HLS, PLAYING, Publisher
 
 pytestmark = [pytest.mark.browser, pytest.mark.liveserver]
 
@@ -162,6 +163,33 @@ def test_what_hls_js_needs_is_allowed_a_blob_worker_and_a_media_source_url(
     )
     assert opened == "open"
     watched.assert_clean("hls.js needs")
+
+
+def test_the_hls_js_fallback_plays_the_programme_with_no_violation(
+    browser: Any,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """WebRTC capped and no native HLS: the viewer page plays through hls.js (its
+    transmuxing worker and Media Source), and the policy refuses none of it."""
+    media = {"HUB_MEDIA_ROOT": str(tmp_path / "media"), **FAST_HLS, "HUB_WEBRTC_MAX_VIEWERS": "0"}
+    prepare_database(tmp_path / "hub.sqlite3", **media)
+    capped = HubServer(tmp_path / "hub.sqlite3", tmp_path / "server.log", **media)
+    studio = Publisher(capped, "demo", tmp_path / "publisher.log").start()
+    watched = Watched(browser, capped)
+    try:
+        watched.context.add_init_script(NO_NATIVE_HLS)
+        page = watched.open("/s/demo/")
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=\"player\"]').dataset.mode === 'hls'",
+            timeout=30_000,
+        )
+        page.wait_for_function(PLAYING, arg=[2.0], timeout=60_000, polling=250)
+        assert page.evaluate("() => typeof window.Hls === 'function'")
+        watched.assert_clean("hls.js playback")
+    finally:
+        watched.close()
+        studio.stop()
+        capped.stop()
 
 
 @pytest.mark.parametrize(

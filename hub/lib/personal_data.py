@@ -108,16 +108,17 @@ _CHINESE_CLASS = "".join(_CHINESE_VALUE)
 _DIGIT_CLASS = rf"\d{_CHINESE_CLASS}⓪①-⑨⑴-⑼⒈-⒐❶-❾➀-➈➊-➒¹²³⁰⁴-⁹₀-₉"
 _SEPARATOR_CLASS = (
     # spaces, zero-width characters, combining marks (1̶3̶8̶), keycaps (1️⃣) and variation selectors
-    r"\s\u3000\u200b-\u200f\u2060\ufeff\u0300-\u036f\u20d0-\u20ff\ufe00-\ufe0f"
+    r"\s\u3000\u00ad\u200b-\u200f\u2060-\u2064\ufeff\u0300-\u036f\u20d0-\u20ff\ufe00-\ufe0f"
     r"\-‐‑‒–—―−﹣－.．·・•‧∙/／\\_＿()（）\[\]【】〔〕{}<>《》~～+＋#＃|｜"
+    "'\"“”‘’「」"
 )
 _X_CLASS = "XxＸｘ"
 _MAX_GAP = 4
 _MIN_NUMBER = 11  # the fewest digits of a number found without a keyword (mobile, landline)
-# Commas, 、, 。 and colons join digits only between groups of three or more digits, and
-# never in thousands grouping: "138，1234，5678" is a number, "13,800,000,000元", "第3、5、7条"
-# and "13:30" are not (see _pieces).
-_WEAK_CLASS = ",，、。:："
+# Commas, 、, 。, colons and semicolons join digits only between groups of three or more
+# digits, and never in thousands grouping: "138，1234，5678" is a number; "13,800,000,000元",
+# "第3、5、7条" and "13:30" are not (see _pieces).
+_WEAK_CLASS = ",，、。:：;；"
 _CHAIN = re.compile(
     rf"[{_DIGIT_CLASS}](?:[{_SEPARATOR_CLASS}{_WEAK_CLASS}]{{0,{_MAX_GAP}}}[{_DIGIT_CLASS}])"
     rf"{{{_MIN_NUMBER - 1},}}"

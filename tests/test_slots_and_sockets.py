@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,9 @@ from streaming.media.engine import MediaEngine, reset_engine
 from streaming.media.hls import HlsConfig
 from streaming.media.program import ProgramConfig
 from streaming.media.testpattern import ToneTrack
+from tests.conftest import require_service
+from tests.live import HubServer, prepare_database
+from tests.services import CHROMIUM
 from tests.streaming_peers import asgi_http, play
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
@@ -367,3 +371,61 @@ async def test_approve_on_a_private_question_is_refused_with_private_on_the_cons
         await console.disconnect()
     await database_sync_to_async(question.refresh_from_db)()
     assert question.state == "pending" and question.published_at is None
+
+
+# -- the page's answer to 4503 (real server, real chromium) ------------------------------------
+
+
+@pytest.mark.browser
+@pytest.mark.liveserver
+def test_a_viewer_page_refused_with_4503_waits_at_least_15_seconds_instead_of_hammering(
+    tmp_path: Path,
+) -> None:
+    if not os.path.exists(CHROMIUM):
+        require_service(f"Debian's chromium at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright  # as tests/test_browser: only when used
+
+    database = tmp_path / "hub.sqlite3"
+    prepare_database(database)
+    server = HubServer(database, tmp_path / "server.log", HUB_WS_MAX_VIEWERS_PER_ADDRESS="1")
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM, args=["--headless=new", "--no-sandbox", "--disable-gpu"]
+            )
+            page = browser.new_page()
+            page.goto(f"{server.base}/")
+            seen = page.evaluate(
+                """async (wsBase) => {
+                  const live = await import('/static/frontend/live.js');
+                  const url = `${wsBase}/ws/sessions/demo/live`;
+                  // The one place of this address, held.
+                  const held = await new Promise((resolve, reject) => {
+                    const ws = new WebSocket(url);
+                    ws.onmessage = () => resolve(ws);
+                    ws.onclose = (e) => reject(new Error(`closed ${e.code}`));
+                  });
+                  // The page's own client, refused: what does it plan to do next?
+                  const status = await new Promise((resolve) => {
+                    const socket = new live.ReconnectingSocket({
+                      url: () => url,
+                      onFrame: () => {},
+                      onStatus: (s) => {
+                        if (s.state === 'reconnecting' && s.code !== undefined) {
+                          socket.stop();
+                          resolve(s);
+                        }
+                      },
+                    });
+                    socket.start();
+                  });
+                  held.close();
+                  return { code: status.code, delay: status.delay };
+                }""",
+                server.ws,
+            )
+            browser.close()
+    finally:
+        server.stop()
+    assert seen["code"] == CLOSE_TOO_MANY_CONNECTIONS
+    assert seen["delay"] >= 15_000  # not the 0.5 s first retry of an ordinary drop

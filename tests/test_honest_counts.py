@@ -17,12 +17,15 @@ from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
+from django.contrib.auth import authenticate
+from django.contrib.auth.backends import ModelBackend
 from django.core import signing
 from django.core.cache import caches
 from django.db import connections
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.test.client import MULTIPART_CONTENT
 
+from hub import throttle
 from hub.actions.supports import support_coalescer
 from hub.browser import COOKIE, SALT, issue
 from hub.browser import read as read_browser_id
@@ -547,3 +550,53 @@ def test_concurrent_clients_of_a_shared_redis_cache_never_take_more_than_the_cap
 
     assert len(taken) == 40 and taken.count(True) == 20
     assert take_slot("support:1", "198.51.100.41", 20, 60) is not None  # another address
+
+
+def test_simultaneous_wrong_passwords_never_get_more_checks_than_the_limit(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each attempt is counted before its password is checked: 25 attempts in flight at
+    once cannot all pass the throttle before the first failure is recorded."""
+    limit = settings.HUB_LOGIN_FAILURES_PER_ADDRESS
+    lock, everyone_decided = threading.Lock(), threading.Event()
+    checked, refused = [0], [0]
+
+    def note(counter: list[int]) -> None:
+        with lock:
+            counter[0] += 1
+            if checked[0] + refused[0] == 25:
+                everyone_decided.set()
+
+    def slow_password_check(*args: Any, **kwargs: Any) -> None:
+        note(checked)
+        # Hold every checked attempt until each of the 25 has been let in or refused: a
+        # throttle that records failures only after the check would let all 25 in.
+        everyone_decided.wait(10)
+        return None
+
+    real_begin = throttle.begin_login_attempt
+
+    def counted_begin(request: Any, username: str) -> bool:
+        allowed = real_begin(request, username)
+        if not allowed:
+            note(refused)
+        return allowed
+
+    monkeypatch.setattr(ModelBackend, "authenticate", slow_password_check)
+    monkeypatch.setattr(throttle, "begin_login_attempt", counted_begin)
+    results: list[Any] = []
+
+    def attempt(n: int) -> None:
+        # Other usernames each time: only the per-address limit applies.
+        request = RequestFactory().post("/api/auth/login", REMOTE_ADDR="198.51.100.60")
+        results.append(authenticate(request, username=f"guess-{n}", password="wrong"))
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(25)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert everyone_decided.is_set()
+    assert (checked[0], refused[0]) == (limit, 25 - limit)
+    assert results == [None] * 25

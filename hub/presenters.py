@@ -235,10 +235,12 @@ class ConsoleAudience:
       private question, whose text the leader therefore does not get: redacted).
     - ``observer`` (a citizen role, treated as public for personal data): public questions
       with names as the public sees them (:func:`hub.lib.personal_data.public_name`), the
-      contact masked (138****5678) as for every console; every text masked. A private question is redacted: the observer sees that it
-      exists, its channel, state, sector, times, flags' kinds and handling, not its text,
-      original, asker, contact, notes, answer text, similar questions or library hint.
-      A citizen who asked privately asked the host and the staff, not the observer group.
+      contact masked (138****5678) as for every console; every text masked. A private
+      question is redacted: the observer sees that it exists, its channel, state, sector,
+      times, flags' kinds and handling, not its text, original, asker, contact, notes,
+      answer text, similar questions or library hint. A citizen who asked privately asked
+      the host and the staff, not the observer group. The observer's stage has no title
+      of a confidential agenda item and guests' labels masked.
 
     A user with several roles gets the widest of them (full > screener > leader > observer).
     """
@@ -302,26 +304,41 @@ def console_view(
     return question.model_copy(update={"asker": public_name(question.asker)})
 
 
-def _observer_stage(stage: dict[str, Any]) -> dict[str, Any]:
-    """The console's stage for an observer: guests' labels as the public sees them."""
-    guests = stage.get("guests")
-    if isinstance(guests, list):
-        stage = {
-            **stage,
-            "guests": [
-                {**g, "label": mask_personal_data(str(g.get("label", "")))}
-                if isinstance(g, dict)
-                else g
-                for g in guests
+def console_stage_view(
+    audience: ConsoleAudience, stage: protocol.StaffStage
+) -> protocol.StaffStage:
+    """The console's stage as ``audience`` may see it. The observer (a citizen) gets
+    agenda titles and guests' labels as the public sees them, and no title of a
+    confidential (涉密) item; every other console role gets it whole."""
+    if audience.kind != "observer":
+        return stage
+    return stage.model_copy(
+        update={
+            "agenda": [
+                item.model_copy(
+                    update={"title": "" if item.confidential else mask_personal_data(item.title)}
+                )
+                for item in stage.agenda
             ],
+            "guests": [console_guest_view(audience, guest) for guest in stage.guests],
         }
-    return stage
+    )
+
+
+def console_guest_view(
+    audience: ConsoleAudience, guest: protocol.StaffGuest
+) -> protocol.StaffGuest:
+    """A guest as ``audience`` may see it: the observer gets the label masked."""
+    if audience.kind != "observer":
+        return guest
+    return guest.model_copy(update={"label": mask_personal_data(guest.label)})
 
 
 def console_frame_for(audience: ConsoleAudience, frame: str) -> str:
     """A console frame (JSON text published to every console of the session) as
-    ``audience`` may receive it: question data cut by :func:`console_view`; guests' labels
-    masked for the observer. Other frames, and every frame for ``full``, unchanged."""
+    ``audience`` may receive it: question data cut by :func:`console_view`; the stage and
+    guests by :func:`console_stage_view` and :func:`console_guest_view`. Other frames, and
+    every frame for ``full``, unchanged."""
     if audience.full:
         return frame
     decoded = json.loads(frame)
@@ -337,9 +354,11 @@ def console_frame_for(audience: ConsoleAudience, frame: str) -> str:
             "questions": [console_view(audience, q).model_dump(mode="json") for q in questions],
         }
     elif type_ == "stage" and audience.kind == "observer":
-        decoded["data"] = _observer_stage(data)
+        stage = protocol.StaffStage.model_validate(data)
+        decoded["data"] = console_stage_view(audience, stage).model_dump(mode="json")
     elif type_ == "guest" and audience.kind == "observer":
-        decoded["data"] = {**data, "label": mask_personal_data(str(data.get("label", "")))}
+        guest = protocol.StaffGuest.model_validate(data)
+        decoded["data"] = console_guest_view(audience, guest).model_dump(mode="json")
     else:
         return frame
     return json.dumps(decoded, ensure_ascii=False, separators=(",", ":"))

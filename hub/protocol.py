@@ -46,10 +46,10 @@ class Guest(_Strict):
 
 class SessionInfo(_Strict):
     slug: str
-    title: str
+    title: PublicText
     kind: Literal["interview", "meeting", "qa"]
     status: Literal["announced", "collecting", "live", "ended"]
-    description: str
+    description: PublicText
     scheduled_start: datetime
     scheduled_end: datetime
     started_at: datetime | None

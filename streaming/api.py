@@ -19,7 +19,9 @@ from pydantic import ValidationError as PydanticValidationError
 
 from hub import protocol
 from hub.errors import ActionForbidden, DomainError, NotFound
+from hub.lib.personal_data import mask_personal_data
 from hub.models import LiveSession, SessionStatus
+from hub.presenters import ConsoleAudience, console_stage_view
 from hub.roles import CONSOLE_ROLES, roles_of
 from streaming import actions
 from streaming.replay import chapters, finished_recordings, recording_url
@@ -176,9 +178,12 @@ def console_stage(request: HttpRequest, slug: str) -> Any:
     publisher). Console roles only."""
     user = _staff(request, write=False)
     session = _session(slug)
-    if not roles_of(user) & CONSOLE_ROLES:
+    roles = roles_of(user)
+    if not roles & CONSOLE_ROLES:
         raise ActionForbidden(_("Log in with a console role to open this page"))
-    return actions.staff_stage(session.pk)
+    # The observer is a citizen: no confidential titles, personal data masked.
+    audience = ConsoleAudience.of(roles, user.get_username())
+    return console_stage_view(audience, actions.staff_stage(session.pk))
 
 
 @router.put("/sessions/{slug}/agenda", response={200: protocol.StaffStage, **STAFF_ERRORS})
@@ -288,9 +293,10 @@ def guest_status(request: HttpRequest, token: str) -> Any:
     invite = actions.find_invite(token)
     return {
         "id": invite.pk,
-        "label": invite.label,
+        # Anyone holding the link reads this: personal data masked as on public outputs.
+        "label": mask_personal_data(invite.label),
         "kind": invite.kind,
         "state": invite.state,
         "session": invite.session.slug,
-        "title": invite.session.title,
+        "title": mask_personal_data(invite.session.title),
     }

@@ -55,7 +55,7 @@ class ReplyPublic(Schema):
 class TaskPublic(Schema):
     id: int
     session_slug: str
-    session_title: str
+    session_title: PublicText
     text: PublicText
     sector: str
     sector_label: str

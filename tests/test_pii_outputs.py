@@ -204,11 +204,16 @@ def test_planted_numbers_in_guests_agenda_and_guest_labels_reach_no_viewer_outpu
         slug="meeting",
         kind="meeting",
         guests=[{"name": NAME, "title": "办公电话" + FORMS["landline"][0]}],
+        description="本期联系人：" + PLANTED,
+        title="第" + FORMS["spaced"][0] + "期访谈",
     )
     a.do_edit_agenda(
         host,
         session.pk,
-        [a.AgendaEntry("听取" + FORMS["dotted"][0] + "号来电的汇报"), a.AgendaEntry("其他事项")],
+        [
+            a.AgendaEntry("听取" + FORMS["dotted"][0] + "号来电的汇报"),
+            a.AgendaEntry("研究" + FORMS["id18"][0] + "的任免", confidential=True),
+        ],
     )
     first = AgendaItem.objects.filter(session=session).order_by("position")[0]
     a.do_set_agenda_item(host, session.pk, first.pk)
@@ -221,10 +226,45 @@ def test_planted_numbers_in_guests_agenda_and_guest_labels_reach_no_viewer_outpu
         "public stage API": client.get("/api/streaming/sessions/meeting/stage").json(),
         "live viewer frames": frames.viewer,
         "viewer page": client.get("/s/meeting/").content.decode(),
+        "index page": client.get("/").content.decode(),
+        "replay page": client.get("/s/meeting/replay/").content.decode(),
+        "guest link status": client.get(f"/api/streaming/guests/{invitation.token}").json(),
+        "guest join page": client.get(f"/guest/{invitation.token}/join").content.decode(),
     }
     assert {"agenda", "agenda_item", "guest_on_air"} <= set(frames.viewer_types())
+    assert "本期联系人" in outputs["viewer page"]
     assert "张三139****5510" in outputs["viewer page"]
     assert leaks_by_output(outputs) == {}
+
+
+def test_the_observer_console_stage_has_no_confidential_title_and_no_planted_number(
+    users: dict[str, Any], make_session: Callable[..., Any]
+) -> None:
+    from streaming import actions as a
+
+    session = make_session("live", slug="meeting", kind="meeting")
+    a.do_edit_agenda(
+        users["host"],
+        session.pk,
+        [
+            a.AgendaEntry("听取" + FORMS["dotted"][0] + "号来电的汇报"),
+            a.AgendaEntry("研究任免", confidential=True),
+        ],
+    )
+    a.do_invite_guest(users["host"], session.pk, "张女士" + FORMS["plain"][0], "caller")
+    stages = {}
+    for role in ("observer", "host"):
+        browser = Client()
+        browser.force_login(users[role])
+        stages[role] = browser.get("/api/streaming/sessions/meeting/console").json()
+    observed = stages["observer"]
+    first, secret = observed["agenda"]
+    assert first["title"].startswith("听取") and first["title"].endswith("号来电的汇报")
+    assert (secret["confidential"], secret["title"]) == (True, "")
+    assert leaks(observed) == []
+    # The host runs the meeting: whole titles and labels.
+    assert [item["title"] for item in stages["host"]["agenda"]][1] == "研究任免"
+    assert leaks(stages["host"]["guests"])
 
 
 # --- follow-up ----------------------------------------------------------------------------

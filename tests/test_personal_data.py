@@ -470,3 +470,8 @@ def test_the_policy_module_imports_only_the_standard_library() -> None:
         for alias in node.names
     }
     assert imported <= set(sys.stdlib_module_names) | {"__future__"}
+
+
+def test_brackets_around_a_whole_number_stay_balanced() -> None:
+    assert mask_personal_data("(13812345678)") == "(138****5678)"
+    assert mask_personal_data("（+86）13812345678") == "138****5678"

@@ -31,13 +31,19 @@ handle     QQ / 扣扣 / 企鹅 / 微信 / 威信 / VX / V信 / wx / 加我 … 
 Written forms: a "digit" is an ASCII, full-width or other Unicode decimal digit, a
 circled / superscript digit, or a Chinese numeral (〇零○ 一幺壹 二两贰貳 三叁參 四肆 五伍
 六陆陸 七柒 八捌 九玖). Between two digits up to four separator characters may stand
-(spaces incl. the ideographic space, - – — . · ・ / ／ _ ( ) （ ） [ ] 【 】 ~ + # | and
-zero-width characters). Commas, 、 and colons are NOT separators, so money (3,000元,
-13,800,000,000元), lists and times (13:30) never join into a number.
+(spaces incl. the ideographic space, - – — . · ・ / ／ _ ( ) （ ） [ ] 【 】 ~ + # | quotes,
+zero-width and combining characters, keycaps). Commas, 、, 。, colons and semicolons join
+only groups of three or more digits and never thousands grouping, so "138，1234，5678" is a
+number while money (3,000元, 13,800,000,000元), lists (第3、5、7条) and times (13:30) are not.
 
-A number must start and end where the digit run starts or ends, at a separator, or where
-the script changes (ASCII ↔ full-width ↔ Chinese numerals): a mobile number hidden inside a
-longer unbroken run of digits (an order number ``2026120413812345678``) is not one.
+A number must start and end where the digit run starts or ends, at a separator, where
+the script changes (ASCII ↔ full-width ↔ Chinese numerals), or anywhere among Chinese
+numerals: a mobile number hidden inside a longer unbroken run of digits (an order number
+``2026120413812345678``) is not one, while 张三 + 一三九… is 张三 and a mobile. Among the
+readings of a run of digits, the one that covers the most digits wins.
+
+Not found (known limits): letters standing for digits (O for 0, l for 1), numbers written
+with words between their parts (138转1234转5678), digits as HTML character references.
 
 Decisions (a data-protection officer's reading of the issue):
 
@@ -237,6 +243,8 @@ def _landline_local(local: str) -> bool:
 
 def _landline(digits: str) -> str | None:
     """The masked form of ``0`` + area code + local number, else None."""
+    if not digits.isdigit():
+        return None
     if digits[:2] in ("01", "02"):
         area = digits[:3] if digits[:3] == "010" or digits[1] == "2" else ""
         if area and len(digits) == 11 and _landline_local(digits[3:]):
@@ -320,6 +328,9 @@ def _pieces(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return pieces
 
 
+_CLOSING = re.compile("[)）]")
+
+
 def _chain_numbers(text: str, start: int, end: int) -> list[tuple[int, int, str, str]]:
     symbols: list[str] = []
     starts: list[int] = []
@@ -367,8 +378,11 @@ def _chain_numbers(text: str, start: int, end: int) -> list[tuple[int, int, str,
         number = chosen
         first, last = starts[i], starts[i + number.length - 1] + 1
         if number.kind in (PersonalDataKind.MOBILE, PersonalDataKind.LANDLINE):
-            while first > 0 and text[first - 1] in "+＋(（":
-                first -= 1  # +86, (+86): the plus and bracket go with the number
+            # +86, (+86), (0527): the plus, and a bracket closed inside the number, go with it.
+            if first > 0 and text[first - 1] in "+＋":
+                first -= 1
+            if first > 0 and text[first - 1] in "(（" and _CLOSING.search(text, first, last):
+                first -= 1
         found.append((first, last, str(number.kind), number.masked))
         i += number.length
     return found

@@ -69,6 +69,8 @@ def kinds_in(text: str) -> list[str]:
         ("(+86)13812345678", "138****5678"),
         ("86-13812345678", "138****5678"),
         ("013812345678", "138****5678"),
+        ("138OO138OOO", "138****8000"),
+        ("l38-l234-5678", "138****5678"),
     ],
 )
 def test_a_mobile_number_is_found_in_every_written_form(text: str, masked: str) -> None:
@@ -218,7 +220,14 @@ def test_several_numbers_in_one_text_are_all_found_in_order() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["13,800,000,000元", "第1、3、5、7、9、11、13、15条", "13:30:15", "1,380,123,4567"]
+    "text",
+    [
+        "13,800,000,000元",
+        "第1、3、5、7、9、11、13、15条",
+        "13:30:15",
+        "1,380,123,4567",
+        "COVID19 and iPhone13 Pro, GO1234567890",
+    ],
 )
 def test_commas_and_colons_join_no_thousands_lists_or_times_into_a_number(text: str) -> None:
     assert mask_personal_data(text) == text

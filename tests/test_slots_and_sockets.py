@@ -30,6 +30,7 @@ from hub.realtime.addresscap import CLOSE_TOO_MANY_CONNECTIONS, console_slots, v
 from hub.routing import websocket_application
 from streaming.media.engine import MediaEngine, reset_engine
 from streaming.media.hls import HlsConfig
+from streaming.media.peers import MediaPeer
 from streaming.media.program import ProgramConfig
 from streaming.media.testpattern import ToneTrack
 from tests.conftest import require_service
@@ -429,3 +430,31 @@ def test_a_viewer_page_refused_with_4503_waits_at_least_15_seconds_instead_of_ha
         server.stop()
     assert seen["code"] == CLOSE_TOO_MANY_CONNECTIONS
     assert seen["delay"] >= 15_000  # not the 0.5 s first retry of an ordinary drop
+
+
+async def test_a_peer_that_lost_its_connection_is_closed_after_the_grace_unless_it_comes_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """aiortc reports no "disconnected" state (a dead path becomes "failed", closed at
+    once); any other state after "connected" is given the grace and no more."""
+    states: dict[int, str] = {}
+    monkeypatch.setattr(
+        RTCPeerConnection, "connectionState", property(lambda pc: states.get(id(pc), "new"))
+    )
+
+    def becomes(peer: MediaPeer, state: str) -> None:
+        states[id(peer.pc)] = state
+        peer.pc.emit("connectionstatechange")
+
+    lost = MediaPeer("viewer", "live", connect_timeout=None, disconnect_grace=0.3)
+    back = MediaPeer("viewer", "live", connect_timeout=None, disconnect_grace=0.3)
+    for peer in (lost, back):
+        becomes(peer, "connected")
+        becomes(peer, "connecting")
+    becomes(back, "connected")
+    try:
+        await wait_until(lambda: lost.closed, 10.0, "the lost peer to be closed")
+        await asyncio.sleep(0.6)  # twice the grace
+        assert not back.closed
+    finally:
+        await asyncio.gather(lost.close(), back.close())

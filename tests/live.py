@@ -37,6 +37,13 @@ def server_env(database: Path, **extra: str) -> dict[str, str]:
             "HUB_DEMO_PASSWORD": DEMO_PASSWORD,
             "HUB_WEB_RATE_PER_BROWSER": "1000/m",
             "HUB_WEB_RATE_PER_IP": "10000/m",
+            # Every test client comes from 127.0.0.1: per-address caps and offer rates
+            # high (tests/test_slots_and_sockets sets its own to test them).
+            "HUB_WS_MAX_VIEWERS_PER_ADDRESS": "100000",
+            "HUB_WS_MAX_CONSOLES_PER_ADDRESS": "10000",
+            "HUB_WHEP_RATE_PER_IP": "100000/m",
+            "HUB_WHIP_RATE_PER_IP": "10000/m",
+            "HUB_GUEST_JOIN_RATE_PER_IP": "10000/m",
             "HUB_HEARTBEAT_SECONDS": "1",
         }
     )

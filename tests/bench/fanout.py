@@ -277,6 +277,8 @@ def _hub_env(cfg: Config, database: Path, redis: bool) -> dict[str, str]:
     env["HUB_DATABASE_URL"] = f"sqlite:///{database}"
     env["HUB_DEMO_PASSWORD"] = cfg.hub_password
     env["HUB_LOG_LEVEL"] = HUB_LOG_LEVEL
+    # Every simulated viewer connects from 127.0.0.1: no per-address socket cap.
+    env["HUB_WS_MAX_VIEWERS_PER_ADDRESS"] = "1000000"
     if redis and cfg.redis_url:
         env["HUB_REDIS_URL"] = cfg.redis_url
     return env

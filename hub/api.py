@@ -10,6 +10,7 @@ status code of the error class: 400 malformed, 401 signature or login, 403 role,
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from typing import Any
@@ -17,8 +18,9 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth import authenticate, login, logout
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from ninja import Field, NinjaAPI, Schema
@@ -40,6 +42,7 @@ from hub.queries import public_questions
 from hub.roles import roles_of
 from hub.text import UnreadableJSON, is_clean_id, loads_json
 from hub.throttle import address_key, check_login_allowed, client_address
+from hub.wire import BodyParser, Error, Int64, errors
 
 
 class UnicodeJSONRenderer(JSONRenderer):
@@ -56,6 +59,7 @@ api = NinjaAPI(
     description="Questions in from every channel, one moderated queue, answers out live. "
     "The WebSocket protocol is documented in docs/protocol.md.",
     urls_namespace="api",
+    parser=BodyParser(),  # strict UTF-8, bounded depth and numbers (hub.wire)
     # The interactive docs page is off in production (HUB_API_DOCS); the schema at
     # /api/openapi.json stays: it describes a public API to its integrators.
     docs_url="/docs" if settings.HUB_API_DOCS else None,
@@ -63,6 +67,8 @@ api = NinjaAPI(
 
 
 # --- errors ---------------------------------------------------------------------------
+
+_log = logging.getLogger("hub.errors")
 
 
 def error_response(
@@ -102,6 +108,8 @@ def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     """Ninja's own refusals; the one that reaches us in practice is an unparseable body."""
+    if isinstance(exc.__cause__, UnreadableJSON):
+        return error_response(request, 400, exc.__cause__.code, exc.__cause__.message)
     if exc.status_code == 400:
         return error_response(request, 400, "bad_json", _("The request body must be JSON"))
     return error_response(request, exc.status_code, "http_error", str(exc))
@@ -130,6 +138,33 @@ def _throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
     )
     response["Retry-After"] = str(wait)
     return response
+
+
+@api.exception_handler(MultiPartParserError)
+def _bad_multipart(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
+    """A multipart body Django cannot read (no boundary, broken parts)."""
+    return error_response(request, 400, "bad_request", _("The multipart body cannot be read"))
+
+
+@api.exception_handler(SuspiciousOperation)
+def _suspicious(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
+    """Django's refusals of a malformed request (too many fields, a bad header...)."""
+    return error_response(request, 400, "bad_request", _("The request is malformed"))
+
+
+@api.exception_handler(PermissionDenied)
+def _permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
+    return error_response(request, 403, "forbidden", _("You may not do this"))
+
+
+@api.exception_handler(Exception)
+def _internal(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """The last resort: a defect, never an answer to any input. Logged with its traceback;
+    the client gets the coded 500 (no detail of the defect)."""
+    _log.exception("Unexpected error in %s %s", request.method, request.path)
+    return error_response(
+        request, 500, "internal", _("Something went wrong on our side; it has been logged")
+    )
 
 
 # --- throttles ------------------------------------------------------------------------
@@ -182,9 +217,8 @@ LOGIN_THROTTLES: list[BaseThrottle] = [IpThrottle("login", rate="20/m")]
 # --- schemas --------------------------------------------------------------------------
 
 
-class ErrorOut(Schema):
-    code: str
-    message: str
+#: Every error answer (hub.wire.Error); the name the operations below use.
+ErrorOut = Error
 
 
 class LoginIn(Schema):
@@ -244,7 +278,7 @@ class BatchOut(Schema):
 
 @api.post(
     "/auth/login",
-    response={200: MeOut, 401: ErrorOut, 403: ErrorOut, 415: ErrorOut, 429: ErrorOut},
+    response={200: MeOut, **errors(400, 401, 403, 415, 422, 429)},
     throttle=LOGIN_THROTTLES,
     tags=["auth"],
 )
@@ -264,14 +298,14 @@ def auth_login(request: HttpRequest, body: LoginIn) -> Any:
     return {"user": user.get_username(), "roles": sorted(roles_of(user))}
 
 
-@api.post("/auth/logout", response={200: MeOut, 403: ErrorOut}, tags=["auth"])
+@api.post("/auth/logout", response={200: MeOut, **errors(400, 403, 415)}, tags=["auth"])
 def auth_logout(request: HttpRequest) -> Any:
     """Log out; needs the CSRF header like login (403 ``csrf`` without it)."""
     logout(request)
     return {"user": None, "roles": []}
 
 
-@api.get("/auth/me", response=MeOut, tags=["auth"])
+@api.get("/auth/me", response={200: MeOut, **errors(400)}, tags=["auth"])
 def auth_me(request: HttpRequest) -> Any:
     user = request.user
     if not user.is_authenticated:
@@ -282,19 +316,23 @@ def auth_me(request: HttpRequest) -> Any:
 # --- sessions and questions -----------------------------------------------------------
 
 
-@api.get("/sessions", response=list[protocol.SessionInfo], tags=["sessions"])
+@api.get("/sessions", response={200: list[protocol.SessionInfo], **errors(400)}, tags=["sessions"])
 def list_sessions(request: HttpRequest) -> Any:
     return [session_info(s) for s in LiveSession.objects.prefetch_related("departments")]
 
 
-@api.get("/sessions/{slug}", response={200: protocol.SessionInfo, 404: ErrorOut}, tags=["sessions"])
+@api.get(
+    "/sessions/{slug}", response={200: protocol.SessionInfo, **errors(400, 404)}, tags=["sessions"]
+)
 def get_session(request: HttpRequest, slug: str) -> Any:
     session = get_object_or_404(LiveSession.objects.prefetch_related("departments"), slug=slug)
     return session_info(session)
 
 
 @api.get(
-    "/sessions/{slug}/questions", response={200: QuestionList, 404: ErrorOut}, tags=["questions"]
+    "/sessions/{slug}/questions",
+    response={200: QuestionList, **errors(400, 404)},
+    tags=["questions"],
 )
 def list_public_questions(request: HttpRequest, slug: str) -> Any:
     """The questions viewers may see: published by a host, public, not withdrawn."""
@@ -307,7 +345,7 @@ def list_public_questions(request: HttpRequest, slug: str) -> Any:
 
 @api.get(
     "/sessions/{slug}/record",
-    response={200: protocol.ModerationRecord, 404: ErrorOut},
+    response={200: protocol.ModerationRecord, **errors(400, 404)},
     tags=["questions"],
 )
 def session_record(request: HttpRequest, slug: str) -> Any:
@@ -322,7 +360,7 @@ def session_record(request: HttpRequest, slug: str) -> Any:
 
 @api.get(
     "/sessions/{slug}/insights",
-    response={200: protocol.Insights, 404: ErrorOut},
+    response={200: protocol.Insights, **errors(400, 404)},
     tags=["questions"],
 )
 def session_insights(request: HttpRequest, slug: str) -> Any:
@@ -347,10 +385,7 @@ def session_insights(request: HttpRequest, slug: str) -> Any:
     response={
         201: QuestionCreated,
         200: QuestionCreated,
-        400: ErrorOut,
-        404: ErrorOut,
-        422: ErrorOut,
-        429: ErrorOut,
+        **errors(400, 403, 404, 415, 422, 429),
     },
     throttle=ASK_THROTTLES,
     tags=["questions"],
@@ -418,11 +453,11 @@ async def ask_question(request: HttpRequest, slug: str, body: QuestionIn) -> Any
 
 @api.post(
     "/sessions/{slug}/questions/{question_id}/support",
-    response={200: SupportOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 429: ErrorOut},
+    response={200: SupportOut, **errors(400, 403, 404, 409, 415, 422, 429)},
     throttle=SUPPORT_THROTTLES,
     tags=["questions"],
 )
-def support_question(request: HttpRequest, slug: str, question_id: int) -> Any:
+def support_question(request: HttpRequest, slug: str, question_id: Int64) -> Any:
     """+1 a published question; once per browser (repeating it changes nothing).
 
     Counts only under a browser id that a page load issued (``hub_bid``; 403
@@ -474,7 +509,7 @@ class _TooLarge(DomainError):
         super().__init__(_("The body is larger than %(n)s bytes") % {"n": limit})
 
 
-BATCH_RESPONSES = {200: BatchOut, 400: ErrorOut, 401: ErrorOut, 413: ErrorOut}
+BATCH_RESPONSES = {200: BatchOut, **errors(400, 401, 413, 415)}
 
 
 @api.post(

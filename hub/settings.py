@@ -83,6 +83,8 @@ MIDDLEWARE = [
     "hub.security.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # NUL/surrogates in address → 400; /api/ and /open311/ errors in their JSON forms.
+    "hub.middleware.WireErrorsMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

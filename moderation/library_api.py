@@ -19,6 +19,7 @@ from ninja import Field, Router, Schema
 from hub.errors import ActionForbidden
 from hub.models import LiveSession, Question
 from hub.roles import permissions_of
+from hub.wire import Error, Int64, StoredText, errors
 from moderation import answers
 from moderation.models import LibraryEntry
 
@@ -42,25 +43,24 @@ class EntryOut(Schema):
 
 
 class EntryIn(Schema):
-    question: str = Field(max_length=2000)
-    answer: str = Field(max_length=8000)
-    sector: str = "other"
-    department: int | None = None
+    question: StoredText = Field(max_length=2000)
+    answer: StoredText = Field(max_length=8000)
+    sector: StoredText = "other"
+    department: Int64 | None = None
     published: bool = False
 
 
 class EntryPatch(Schema):
-    question: str | None = Field(None, max_length=2000)
-    answer: str | None = Field(None, max_length=8000)
-    sector: str | None = None
-    department: int | None = None
+    question: StoredText | None = Field(None, max_length=2000)
+    answer: StoredText | None = Field(None, max_length=8000)
+    sector: StoredText | None = None
+    department: Int64 | None = None
     published: bool | None = None
     retired: bool | None = None
 
 
-class ErrorOut(Schema):
-    code: str
-    message: str
+#: Every error answer (hub.wire.Error).
+ErrorOut = Error
 
 
 def _out(
@@ -88,7 +88,7 @@ def _is_library_reader(request: HttpRequest) -> bool:
     return bool(permissions_of(request.user) & _LIBRARY_READERS)
 
 
-@router.get("", response=list[EntryOut])
+@router.get("", response={200: list[EntryOut], **errors(400, 422)})
 def search(request: HttpRequest, q: str = "", sector: str = "", limit: int = 20) -> Any:
     """Search the library: entries asking the same thing in other words first, then
     entries containing the words typed. The public sees published entries only."""
@@ -104,9 +104,9 @@ def search(request: HttpRequest, q: str = "", sector: str = "", limit: int = 20)
 
 @router.get(
     "/suggestions/{slug}/{question_id}",
-    response={200: list[EntryOut], 403: ErrorOut, 404: ErrorOut},
+    response={200: list[EntryOut], **errors(400, 403, 404, 422)},
 )
-def suggestions(request: HttpRequest, slug: str, question_id: int) -> Any:
+def suggestions(request: HttpRequest, slug: str, question_id: Int64) -> Any:
     """Entries suggested for a question of the session, best first, with their scores
     (hosts and screeners; the question's full text is matched, PII-masked or not)."""
     if not _is_library_reader(request):
@@ -116,7 +116,7 @@ def suggestions(request: HttpRequest, slug: str, question_id: int) -> Any:
     return [_out(m.entry, m.score) for m in answers.library_matches(question.text, limit=3)]
 
 
-@router.post("", response={201: EntryOut, 400: ErrorOut, 403: ErrorOut})
+@router.post("", response={201: EntryOut, **errors(400, 403, 404, 415, 422)})
 def add_entry(request: HttpRequest, body: EntryIn) -> Any:
     entry = answers.do_add_library_entry(
         request.user,
@@ -129,8 +129,8 @@ def add_entry(request: HttpRequest, body: EntryIn) -> Any:
     return 201, _out(entry)
 
 
-@router.patch("/{entry_id}", response={200: EntryOut, 403: ErrorOut, 404: ErrorOut, 400: ErrorOut})
-def change_entry(request: HttpRequest, entry_id: int, body: EntryPatch) -> Any:
+@router.patch("/{entry_id}", response={200: EntryOut, **errors(400, 403, 404, 415, 422)})
+def change_entry(request: HttpRequest, entry_id: Int64, body: EntryPatch) -> Any:
     names = {"question": "question_text", "answer": "answer_text", "department": "department_id"}
     changes = {
         names.get(field, field): value

@@ -23,6 +23,7 @@ from hub.lib.personal_data import mask_personal_data
 from hub.models import LiveSession, SessionStatus
 from hub.presenters import ConsoleAudience, console_stage_view
 from hub.roles import CONSOLE_ROLES, roles_of
+from hub.wire import Error, Int64, StoredText, errors
 from streaming import actions
 from streaming.replay import chapters, finished_recordings, recording_url
 
@@ -63,14 +64,13 @@ def _staff(request: HttpRequest, *, write: bool) -> Any:
 # --- schemas ---------------------------------------------------------------------------
 
 
-class ErrorOut(Schema):
-    code: str
-    message: str
+#: Every error answer (hub.wire.Error).
+ErrorOut = Error
 
 
 class AgendaEntryIn(Schema):
-    id: int | None = Field(None, description="An existing item to keep; omit to add one")
-    title: str = Field(max_length=200)
+    id: Int64 | None = Field(None, description="An existing item to keep; omit to add one")
+    title: StoredText = Field(max_length=200)
     confidential: bool = False
 
 
@@ -79,11 +79,11 @@ class AgendaIn(Schema):
 
 
 class CurrentItemIn(Schema):
-    item: int | None = Field(description="The agenda item the meeting moves to; null: none")
+    item: Int64 | None = Field(description="The agenda item the meeting moves to; null: none")
 
 
 class InviteIn(Schema):
-    label: str = Field(max_length=200, description="Shown on air: 连线中: <label>")
+    label: StoredText = Field(max_length=200, description="Shown on air: 连线中: <label>")
     kind: Literal["caller", "guest"] = "caller"
 
 
@@ -98,7 +98,7 @@ class HandoverOut(Schema):
 
 
 class TokenIn(Schema):
-    token: str | None = Field(
+    token: StoredText | None = Field(
         None, min_length=16, max_length=200, description="Omit for a fresh random token"
     )
 
@@ -133,20 +133,25 @@ class ReplayOut(Schema):
     chapters: list[ChapterOut]
 
 
-STAFF_ERRORS: dict[int, Any] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut}
+#: What a console command answers besides success: 400 malformed (body, address), 401
+#: not signed in, 403 role or CSRF, 404 unknown session or guest, 409 not now, 415 a body
+#: that is not JSON, 422 a body that does not match.
+STAFF_ERRORS: dict[int, Any] = errors(400, 401, 403, 404, 409, 415, 422)
+#: What a public read answers besides success.
+READ_ERRORS: dict[int, Any] = errors(400, 404)
 
 
 # --- public reads ----------------------------------------------------------------------
 
 
-@router.get("/sessions/{slug}/stage", response={200: protocol.StageSnapshot, 404: ErrorOut})
+@router.get("/sessions/{slug}/stage", response={200: protocol.StageSnapshot, **READ_ERRORS})
 def public_stage(request: HttpRequest, slug: str) -> Any:
     """What viewers see of the live video: signal, agenda (confidential titles hidden),
     current item, guests on air."""
     return actions.stage_snapshot(_session(slug).pk)
 
 
-@router.get("/sessions/{slug}/replay", response={200: ReplayOut, 404: ErrorOut})
+@router.get("/sessions/{slug}/replay", response={200: ReplayOut, **READ_ERRORS})
 def replay(request: HttpRequest, slug: str) -> Any:
     """The finished recordings of an ended session and its chapter marks. Before the end
     ``available`` is false and both lists are empty."""
@@ -220,7 +225,7 @@ def invite_guest(request: HttpRequest, slug: str, body: InviteIn) -> Any:
     }
 
 
-def _guest_command(request: HttpRequest, slug: str, guest_id: int, do: Any) -> Any:
+def _guest_command(request: HttpRequest, slug: str, guest_id: Int64, do: Any) -> Any:
     user = _staff(request, write=True)
     session = _session(slug)
     return actions.staff_guest(do(user, session.pk, guest_id))
@@ -230,7 +235,7 @@ def _guest_command(request: HttpRequest, slug: str, guest_id: int, do: Any) -> A
     "/sessions/{slug}/guests/{guest_id}/on_air",
     response={200: protocol.StaffGuest, **STAFF_ERRORS},
 )
-def guest_on_air(request: HttpRequest, slug: str, guest_id: int) -> Any:
+def guest_on_air(request: HttpRequest, slug: str, guest_id: Int64) -> Any:
     """Put a guest from the waiting room on air (host)."""
     return _guest_command(request, slug, guest_id, actions.do_put_guest_on_air)
 
@@ -239,7 +244,7 @@ def guest_on_air(request: HttpRequest, slug: str, guest_id: int) -> Any:
     "/sessions/{slug}/guests/{guest_id}/off_air",
     response={200: protocol.StaffGuest, **STAFF_ERRORS},
 )
-def guest_off_air(request: HttpRequest, slug: str, guest_id: int) -> Any:
+def guest_off_air(request: HttpRequest, slug: str, guest_id: Int64) -> Any:
     """Take a guest off air, back to the waiting room (host)."""
     return _guest_command(request, slug, guest_id, actions.do_take_guest_off_air)
 
@@ -248,7 +253,7 @@ def guest_off_air(request: HttpRequest, slug: str, guest_id: int) -> Any:
     "/sessions/{slug}/guests/{guest_id}/revoke",
     response={200: protocol.StaffGuest, **STAFF_ERRORS},
 )
-def revoke_guest(request: HttpRequest, slug: str, guest_id: int) -> Any:
+def revoke_guest(request: HttpRequest, slug: str, guest_id: Int64) -> Any:
     """Withdraw an unused invitation (host)."""
     return _guest_command(request, slug, guest_id, actions.do_revoke_guest)
 
@@ -286,7 +291,7 @@ class GuestStatusOut(Schema):
     title: str
 
 
-@router.get("/guests/{token}", response={200: GuestStatusOut, 404: ErrorOut})
+@router.get("/guests/{token}", response={200: GuestStatusOut, **READ_ERRORS})
 def guest_status(request: HttpRequest, token: str) -> Any:
     """Where the guest holding this link is (the join page polls it: waiting room, on air,
     left). The link identifies its guest even after it was used."""

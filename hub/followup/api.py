@@ -19,14 +19,14 @@ Errors are the hub's coded errors ``{"code", "message"}`` (handlers in ``hub/api
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Router, Schema
+from ninja import Router
 from ninja.throttling import BaseThrottle
 from ninja.utils import check_csrf
 
@@ -76,8 +76,14 @@ from hub.followup.schemas import (
 )
 from hub.models import Department
 from hub.throttle import client_address
+from hub.wire import Error, Int64, errors
 
 router = Router(tags=["follow-up"])
+
+#: What work reads answer besides success (400 malformed, 401 not logged in, 403 role,
+#: 422 a parameter that does not match); a task read also 404.
+WORK_READ_ERRORS = errors(400, 401, 403, 422)
+WORK_TASK_ERRORS = errors(400, 401, 403, 404, 422)
 
 MAX_PAGE = 200
 
@@ -176,12 +182,19 @@ def _parse_day(value: str | None, name: str) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         pass
+    if parsed is not None:
+        try:
+            parsed = parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
+            # The database compares in UTC: a zone can push year 1 or 9999 off the calendar.
+            parsed.astimezone(UTC)
+        except (OverflowError, ValueError):
+            parsed = None
     if parsed is None:
         raise DomainError(
             _("%(name)s must be a date or date-time (ISO 8601)") % {"name": name},
             code="bad_date",
         )
-    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
+    return parsed
 
 
 def _filter(
@@ -248,20 +261,20 @@ def public_tasks() -> QuerySet[FollowUpTask]:
     )
 
 
-@router.get("/tasks", response=TaskPublicList)
+@router.get("/tasks", response={200: TaskPublicList, **errors(400, 422)})
 def list_public_tasks(
     request: HttpRequest,
     state: str | None = None,
     open: bool | None = None,
-    department: int | None = None,
+    department: Int64 | None = None,
     sector: str | None = None,
     session: str | None = None,
     q: str | None = None,
     since: str | None = None,
     until: str | None = None,
     overdue: bool | None = None,
-    limit: int = 50,
-    offset: int = 0,
+    limit: Int64 = 50,
+    offset: Int64 = 0,
 ) -> Any:
     """The public board, newest first. ``state`` takes a comma-separated list; ``since``
     and ``until`` bound the creation time; ``overdue`` is evaluated now."""
@@ -288,34 +301,24 @@ def list_public_tasks(
     return {"items": [public_task(t, now) for t in tasks[offset : offset + limit]], "count": count}
 
 
-@router.get("/tasks/{task_id}", response=TaskPublicDetail)
-def get_public_task(request: HttpRequest, task_id: int) -> Any:
+@router.get("/tasks/{task_id}", response={200: TaskPublicDetail, **errors(400, 404, 422)})
+def get_public_task(request: HttpRequest, task_id: Int64) -> Any:
     task = public_tasks().filter(pk=task_id).first()
     if task is None:
         raise NotFound(_("Follow-up task #%(id)s does not exist") % {"id": task_id})
     return public_task_detail(task, timezone.now())
 
 
-class VoteError(Schema):
-    """A refused vote: ``{code, message}`` like every hub error."""
-
-    code: str
-    message: str
+#: A refused vote: ``{code, message}`` like every hub error (hub.wire.Error).
+VoteError = Error
 
 
 @router.post(
     "/tasks/{task_id}/vote",
-    response={
-        200: VoteTally,
-        400: VoteError,
-        403: VoteError,
-        404: VoteError,
-        409: VoteError,
-        429: VoteError,
-    },
+    response={200: VoteTally, **errors(400, 403, 404, 409, 415, 422, 429)},
     throttle=VOTE_THROTTLES,
 )
-def vote(request: HttpRequest, task_id: int, body: VoteIn) -> Any:
+def vote(request: HttpRequest, task_id: Int64, body: VoteIn) -> Any:
     """Rate the published reply: satisfied / basic / unsatisfied, once per browser.
 
     Counts only under a browser id that a page load issued (403 ``no_browser_id``
@@ -329,7 +332,9 @@ def vote(request: HttpRequest, task_id: int, body: VoteIn) -> Any:
     return vote_tally(cast.reply)
 
 
-@router.get("/by-code/{code}", response=ByCodeOut, throttle=CODE_THROTTLES)
+@router.get(
+    "/by-code/{code}", response={200: ByCodeOut, **errors(400, 404, 429)}, throttle=CODE_THROTTLES
+)
 def by_code(request: HttpRequest, code: str) -> Any:
     """The asker's view: the question's state and, once it is a task, the task's status,
     timeline and reply (even for a private question: the code proves it is the asker)."""
@@ -357,7 +362,11 @@ def by_code(request: HttpRequest, code: str) -> Any:
     }
 
 
-@router.post("/by-code/{code}/evaluation", response=EvaluationOut, throttle=CODE_THROTTLES)
+@router.post(
+    "/by-code/{code}/evaluation",
+    response={200: EvaluationOut, **errors(400, 403, 404, 409, 415, 422, 429)},
+    throttle=CODE_THROTTLES,
+)
 def evaluate_by_code(request: HttpRequest, code: str, body: EvaluationIn) -> Any:
     evaluation = actions.do_evaluate_by_code(code, body.resolved, body.satisfaction, body.comment)
     return _evaluation_out(evaluation)
@@ -374,7 +383,7 @@ def _evaluation_out(evaluation: Evaluation) -> dict[str, Any]:
     }
 
 
-@router.get("/departments", response=list[DepartmentRef])
+@router.get("/departments", response={200: list[DepartmentRef], **errors(400)})
 def list_departments(request: HttpRequest) -> Any:
     return [department_ref(d) for d in Department.objects.order_by("level", "name")]
 
@@ -382,17 +391,17 @@ def list_departments(request: HttpRequest) -> Any:
 # --- work: listing ----------------------------------------------------------------------------
 
 
-@router.get("/work/tasks", response=StaffTaskList)
+@router.get("/work/tasks", response={200: StaffTaskList, **WORK_READ_ERRORS})
 def list_work_tasks(
     request: HttpRequest,
     state: str | None = None,
     open: bool | None = None,
-    department: int | None = None,
+    department: Int64 | None = None,
     sector: str | None = None,
     session: str | None = None,
     q: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
+    limit: Int64 = 50,
+    offset: Int64 = 0,
 ) -> Any:
     """Staff: every task; a department member: the tasks of their departments. Oldest
     deadline first among open tasks is what a work list wants, so: by state, then age."""
@@ -422,14 +431,16 @@ def list_work_tasks(
     }
 
 
-@router.get("/work/tasks/{task_id}", response=StaffTask)
-def get_work_task(request: HttpRequest, task_id: int) -> Any:
+@router.get("/work/tasks/{task_id}", response={200: StaffTask, **WORK_TASK_ERRORS})
+def get_work_task(request: HttpRequest, task_id: Int64) -> Any:
     user = _worker(request)
     return staff_task(_work_task(user, task_id), timezone.now())
 
 
-@router.get("/work/tasks/{task_id}/suggestions", response=list[Suggestion])
-def suggestions(request: HttpRequest, task_id: int) -> Any:
+@router.get(
+    "/work/tasks/{task_id}/suggestions", response={200: list[Suggestion], **WORK_TASK_ERRORS}
+)
+def suggestions(request: HttpRequest, task_id: Int64) -> Any:
     """Departments suggested for the task (see hub.followup.suggest for the score)."""
     from hub.followup.suggest import suggest_departments
 
@@ -441,8 +452,8 @@ def suggestions(request: HttpRequest, task_id: int) -> Any:
     ]
 
 
-@router.get("/work/notices", response=list[dict[str, Any]])
-def list_notices(request: HttpRequest, status: str = "failed", limit: int = 100) -> Any:
+@router.get("/work/notices", response={200: list[dict[str, Any]], **WORK_READ_ERRORS})
+def list_notices(request: HttpRequest, status: str = "failed", limit: Int64 = 100) -> Any:
     """Staff: notices by status (``failed`` by default: persistent delivery failures)."""
     user = _worker(request)
     if not can_view_all(user):
@@ -468,11 +479,15 @@ def list_notices(request: HttpRequest, status: str = "failed", limit: int = 100)
 
 # --- work: actions ------------------------------------------------------------------------------
 
-_WORK = {200: StaffTask}
+#: A work command answers besides success: 400 malformed or refused input, 401 not
+#: logged in, 403 role or CSRF, 404 no such task (for this user), 409 not in this state,
+#: 415 a body that is not JSON, 422 a body that does not match.
+WORK_ERRORS = errors(400, 401, 403, 404, 409, 415, 422)
+_WORK: dict[int, Any] = {200: StaffTask, **WORK_ERRORS}
 
 
 @router.post("/work/tasks/{task_id}/assign", response=_WORK)
-def assign(request: HttpRequest, task_id: int, body: AssignIn) -> Any:
+def assign(request: HttpRequest, task_id: Int64, body: AssignIn) -> Any:
     actions.do_assign_task(
         _worker(request),
         task_id,
@@ -487,7 +502,7 @@ def assign(request: HttpRequest, task_id: int, body: AssignIn) -> Any:
 
 
 @router.post("/work/tasks/{task_id}/reassign", response=_WORK)
-def reassign(request: HttpRequest, task_id: int, body: ReassignIn) -> Any:
+def reassign(request: HttpRequest, task_id: Int64, body: ReassignIn) -> Any:
     actions.do_reassign_task(
         _worker(request),
         task_id,
@@ -499,93 +514,93 @@ def reassign(request: HttpRequest, task_id: int, body: ReassignIn) -> Any:
 
 
 @router.post("/work/tasks/{task_id}/dismiss", response=_WORK)
-def dismiss(request: HttpRequest, task_id: int, body: ReasonIn) -> Any:
+def dismiss(request: HttpRequest, task_id: Int64, body: ReasonIn) -> Any:
     actions.do_dismiss_task(_worker(request), task_id, body.reason)
     return _staff_out(task_id)
 
 
 @router.post("/work/tasks/{task_id}/accept", response=_WORK)
-def accept(request: HttpRequest, task_id: int) -> Any:
+def accept(request: HttpRequest, task_id: Int64) -> Any:
     actions.do_accept_task(_worker(request), task_id)
     return _staff_out(task_id)
 
 
 @router.post("/work/tasks/{task_id}/return", response=_WORK)
-def return_task(request: HttpRequest, task_id: int, body: ReasonIn) -> Any:
+def return_task(request: HttpRequest, task_id: Int64, body: ReasonIn) -> Any:
     actions.do_return_task(_worker(request), task_id, body.reason)
     return _staff_out(task_id)
 
 
 @router.post("/work/tasks/{task_id}/wait", response=_WORK)
-def wait(request: HttpRequest, task_id: int, body: ReasonIn) -> Any:
+def wait(request: HttpRequest, task_id: Int64, body: ReasonIn) -> Any:
     actions.do_wait_for_citizen(_worker(request), task_id, body.reason)
     return _staff_out(task_id)
 
 
 @router.post("/work/tasks/{task_id}/resume", response=_WORK)
-def resume(request: HttpRequest, task_id: int, body: NoteIn) -> Any:
+def resume(request: HttpRequest, task_id: Int64, body: NoteIn) -> Any:
     actions.do_resume_task(_worker(request), task_id, body.note)
     return _staff_out(task_id)
 
 
 @router.post("/work/tasks/{task_id}/request-extension", response=_WORK)
-def request_extension(request: HttpRequest, task_id: int, body: ExtensionIn) -> Any:
+def request_extension(request: HttpRequest, task_id: Int64, body: ExtensionIn) -> Any:
     actions.do_request_extension(_worker(request), task_id, body.days, body.reason)
     return _staff_out(task_id)
 
 
 @router.post("/work/tasks/{task_id}/approve-extension", response=_WORK)
-def approve_extension(request: HttpRequest, task_id: int, body: ApproveExtensionIn) -> Any:
+def approve_extension(request: HttpRequest, task_id: Int64, body: ApproveExtensionIn) -> Any:
     actions.do_approve_extension(_worker(request), task_id, body.days, body.note)
     return _staff_out(task_id)
 
 
 @router.post("/work/tasks/{task_id}/refuse-extension", response=_WORK)
-def refuse_extension(request: HttpRequest, task_id: int, body: ReasonIn) -> Any:
+def refuse_extension(request: HttpRequest, task_id: Int64, body: ReasonIn) -> Any:
     actions.do_refuse_extension(_worker(request), task_id, body.reason)
     return _staff_out(task_id)
 
 
 @router.post("/work/tasks/{task_id}/reply", response=_WORK)
-def save_reply(request: HttpRequest, task_id: int, body: ReplyIn) -> Any:
+def save_reply(request: HttpRequest, task_id: Int64, body: ReplyIn) -> Any:
     """Write or edit the reply (editing restarts the three reviews)."""
     actions.do_save_reply(_worker(request), task_id, body.text)
     return _staff_out(task_id)
 
 
 @router.post("/work/tasks/{task_id}/reply/editor-approve", response=_WORK)
-def reply_editor_approve(request: HttpRequest, task_id: int) -> Any:
+def reply_editor_approve(request: HttpRequest, task_id: Int64) -> Any:
     actions.do_editor_approve_reply(_worker(request), task_id)
     return _staff_out(task_id)
 
 
 @router.post("/work/tasks/{task_id}/reply/section-approve", response=_WORK)
-def reply_section_approve(request: HttpRequest, task_id: int) -> Any:
+def reply_section_approve(request: HttpRequest, task_id: Int64) -> Any:
     actions.do_section_approve_reply(_worker(request), task_id)
     return _staff_out(task_id)
 
 
 @router.post("/work/tasks/{task_id}/reply/sign-off", response=_WORK)
-def reply_sign_off(request: HttpRequest, task_id: int) -> Any:
+def reply_sign_off(request: HttpRequest, task_id: Int64) -> Any:
     """The leader's sign-off: publishes, or blocks when the tone check flags the text."""
     actions.do_sign_off_reply(_worker(request), task_id)
     return _staff_out(task_id)
 
 
 @router.post("/work/tasks/{task_id}/reply/send-back", response=_WORK)
-def reply_send_back(request: HttpRequest, task_id: int, body: NoteIn) -> Any:
+def reply_send_back(request: HttpRequest, task_id: Int64, body: NoteIn) -> Any:
     actions.do_send_back_reply(_worker(request), task_id, body.note)
     return _staff_out(task_id)
 
 
 @router.post("/work/tasks/{task_id}/reply/override-tone", response=_WORK)
-def reply_override_tone(request: HttpRequest, task_id: int, body: ReasonIn) -> Any:
+def reply_override_tone(request: HttpRequest, task_id: Int64, body: ReasonIn) -> Any:
     actions.do_override_tone(_worker(request), task_id, body.reason)
     return _staff_out(task_id)
 
 
-@router.post("/work/tasks/{task_id}/callback", response=EvaluationOut)
-def record_callback(request: HttpRequest, task_id: int, body: CallbackIn) -> Any:
+@router.post("/work/tasks/{task_id}/callback", response={200: EvaluationOut, **WORK_ERRORS})
+def record_callback(request: HttpRequest, task_id: Int64, body: CallbackIn) -> Any:
     evaluation = actions.do_record_callback(
         _worker(request), task_id, body.asker, body.resolved, body.satisfaction, body.comment
     )
@@ -593,12 +608,12 @@ def record_callback(request: HttpRequest, task_id: int, body: CallbackIn) -> Any
 
 
 @router.post("/work/tasks/{task_id}/close", response=_WORK)
-def close(request: HttpRequest, task_id: int, body: CloseIn) -> Any:
+def close(request: HttpRequest, task_id: Int64, body: CloseIn) -> Any:
     actions.do_close_task(_worker(request), task_id, body.resolved, body.note)
     return _staff_out(task_id)
 
 
 @router.post("/work/tasks/{task_id}/reopen", response=_WORK)
-def reopen(request: HttpRequest, task_id: int, body: ReasonIn) -> Any:
+def reopen(request: HttpRequest, task_id: Int64, body: ReasonIn) -> Any:
     actions.do_reopen_task(_worker(request), task_id, body.reason)
     return _staff_out(task_id)

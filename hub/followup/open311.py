@@ -23,12 +23,13 @@ Query parameters of ``requests.json``: ``service_request_id`` (comma-separated),
 zone, bounding ``requested_datetime``), ``status`` (``open``, ``closed`` or both
 comma-separated). As the spec suggests, the default window is the last 90 days and at
 most 1000 requests are returned. Errors are GeoReport's ``[{"code", "description"}]`` with
-the HTTP status. Private tasks never appear.
+the HTTP status, also for unknown paths under ``/open311/``, ids that are not numbers and
+wrong methods (:mod:`hub.middleware` gives them that form). Private tasks never appear.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
@@ -39,6 +40,7 @@ from django.views.decorators.http import require_GET
 
 from hub.followup.models import OPEN_STATES, FollowUpTask, ReplyStage
 from hub.lib.personal_data import mask_personal_data
+from hub.wire import INT64_MAX
 from moderation.sectors import SEED_KEYWORDS, Sector
 
 DEFAULT_WINDOW = timedelta(days=90)
@@ -115,7 +117,14 @@ def _public() -> Any:
 
 
 def _date(value: str, name: str) -> datetime:
+    """A W3C date-time with a zone, or ValueError (also for a real date the database
+    cannot compare: year 1 or 9999 pushed off the calendar by its zone)."""
     parsed = parse_datetime(value.replace(" ", "+"))
+    if parsed is not None and timezone.is_aware(parsed):
+        try:
+            parsed.astimezone(UTC)
+        except OverflowError:
+            parsed = None
     if parsed is None or timezone.is_naive(parsed):
         raise ValueError(
             _("%(name)s must be a W3C date-time with a zone, e.g. 2026-10-01T00:00:00+08:00")
@@ -130,9 +139,12 @@ def service_requests(request: HttpRequest) -> JsonResponse:
     ids = request.GET.get("service_request_id", "").strip()
     if ids:
         wanted = [i for i in ids.split(",") if i]
-        if not all(i.isdigit() for i in wanted):
+        # ASCII digits only: "²".isdigit() is true, but int() refuses it.
+        if not all(i.isascii() and i.isdigit() for i in wanted):
             return _error(400, _("service_request_id must be numbers separated by commas"))
-        rows = tasks.filter(pk__in=[int(i) for i in wanted]).order_by("-created_at", "-id")
+        # A number beyond the ids' range (bigint) names no request.
+        numbers = [n for n in (int(i) for i in wanted if len(i) <= 19) if n <= INT64_MAX]
+        rows = tasks.filter(pk__in=numbers).order_by("-created_at", "-id")
         return _json([_service_request(t) for t in rows[:MAX_REQUESTS]])
     codes = [c for c in request.GET.get("service_code", "").split(",") if c]
     if codes:
@@ -167,7 +179,7 @@ def service_requests(request: HttpRequest) -> JsonResponse:
 
 @require_GET
 def service_request(request: HttpRequest, request_id: int) -> JsonResponse:
-    task = _public().filter(pk=request_id).first()
+    task = _public().filter(pk=request_id).first() if request_id <= INT64_MAX else None
     if task is None:
         return _error(404, _("Service request %(id)s not found") % {"id": request_id})
     return _json([_service_request(task)])

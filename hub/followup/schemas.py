@@ -10,6 +10,7 @@ from datetime import datetime
 from ninja import Field, Schema
 
 from hub.protocol import PublicText
+from hub.wire import Int64, StoredText
 
 
 class DepartmentRef(Schema):
@@ -170,59 +171,59 @@ class ByCodeOut(Schema):
 
 
 class AssignIn(Schema):
-    lead_department: int
-    assisting_departments: list[int] = []
-    sector: str | None = None
+    lead_department: Int64
+    assisting_departments: list[Int64] = []
+    sector: StoredText | None = None
     publish: bool | None = Field(None, description="Show on the public board (not if private)")
-    public_text: str | None = Field(None, max_length=2000)
-    note: str = Field("", max_length=2000)
+    public_text: StoredText | None = Field(None, max_length=2000)
+    note: StoredText = Field("", max_length=2000)
 
 
 class ReassignIn(Schema):
-    lead_department: int
-    assisting_departments: list[int] = []
-    note: str = Field("", max_length=2000)
+    lead_department: Int64
+    assisting_departments: list[Int64] = []
+    note: StoredText = Field("", max_length=2000)
 
 
 class ReasonIn(Schema):
-    reason: str = Field(max_length=2000)
+    reason: StoredText = Field(max_length=2000)
 
 
 class NoteIn(Schema):
-    note: str = Field("", max_length=2000)
+    note: StoredText = Field("", max_length=2000)
 
 
 class ExtensionIn(Schema):
-    days: int
-    reason: str = Field(max_length=2000)
+    days: Int64
+    reason: StoredText = Field(max_length=2000)
 
 
 class ApproveExtensionIn(Schema):
-    days: int | None = None
-    note: str = Field("", max_length=2000)
+    days: Int64 | None = None
+    note: StoredText = Field("", max_length=2000)
 
 
 class ReplyIn(Schema):
-    text: str = Field(max_length=10000)
+    text: StoredText = Field(max_length=10000)
 
 
 class CloseIn(Schema):
     resolved: bool
-    note: str = Field("", max_length=2000)
+    note: StoredText = Field("", max_length=2000)
 
 
 class EvaluationIn(Schema):
-    resolved: str = Field(description="yes | partly | no")
-    satisfaction: str = Field(description="satisfied | basic | unsatisfied")
-    comment: str = Field("", max_length=2000)
+    resolved: StoredText = Field(description="yes | partly | no")
+    satisfaction: StoredText = Field(description="satisfied | basic | unsatisfied")
+    comment: StoredText = Field("", max_length=2000)
 
 
 class CallbackIn(EvaluationIn):
-    asker: int = Field(description="TaskAsker id (see askers_detail)")
+    asker: Int64 = Field(description="TaskAsker id (see askers_detail)")
 
 
 class VoteIn(Schema):
-    verdict: str = Field(description="satisfied | basic | unsatisfied")
+    verdict: StoredText = Field(description="satisfied | basic | unsatisfied")
 
 
 class EvaluationOut(Schema):

@@ -166,8 +166,14 @@ def search_library(
     query: str, *, published_only: bool, sector: str = "", limit: int = 20
 ) -> list[LibraryEntry]:
     """Library search for people: similar questions first, then plain text matches of
-    the words typed (question or answer), most used first. An empty query lists entries."""
+    the words typed (question or answer), most used first. An empty query lists entries.
+
+    A public search (``published_only``) is made with personal data in the query masked:
+    typing someone's number must not tell whether an entry holds it (entries are shown
+    masked, but matching the raw text would still confirm the number)."""
     query = (query or "").strip()[:QUESTION_MAX_CHARS]
+    if published_only:
+        query = mask_personal_data(query)
     base = LibraryEntry.objects.filter(retired=False).select_related("department")
     if published_only:
         base = base.filter(published=True)

@@ -329,6 +329,28 @@ def test_planted_numbers_in_a_library_entry_reach_neither_the_faq_page_nor_the_p
     assert edited["answer"] == "请拨打" + PLANTED
 
 
+def test_searching_the_public_library_for_a_number_does_not_tell_whether_an_entry_holds_it(
+    users: dict[str, Any], client: Client
+) -> None:
+    from moderation.answers import do_add_library_entry
+
+    entry = do_add_library_entry(
+        users["staff"],
+        question_text="低保怎么申请？",
+        answer_text="请联系社区干部，电话13973105510",
+        published=True,
+    )
+    for typed in ("13973105510", "139 7310 5510", "１３９７３１０５５１０"):
+        assert client.get("/api/library", {"q": typed}).json() == [], typed
+        assert (
+            f"library-result-{entry.pk}"
+            not in client.get("/library/", {"q": typed}).content.decode()
+        )
+    staff = Client()
+    staff.force_login(users["staff"])
+    assert [e["id"] for e in staff.get("/api/library", {"q": "13973105510"}).json()] == [entry.pk]
+
+
 def test_a_live_answer_that_flows_into_the_library_is_masked_on_the_faq_page(
     users: dict[str, Any], live_session: LiveSession, frames: Any, client: Client
 ) -> None:

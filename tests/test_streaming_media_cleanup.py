@@ -45,6 +45,8 @@ def studio(live_session: Any, users: Any) -> Any:
 async def engine(tmp_path: Path, settings: Any) -> AsyncIterator[MediaEngine]:
     settings.HUB_MEDIA_ROOT = tmp_path
     settings.ROOT_URLCONF = "streaming.urls"
+    # A hundred cycles from one address in a minute: not what the offer rates are about.
+    settings.HUB_WHEP_RATE_PER_IP = settings.HUB_WHIP_RATE_PER_IP = "10000/m"
     engine = MediaEngine(
         config=ProgramConfig(*SIZE, fps=15),
         hls=False,

@@ -28,7 +28,7 @@ from hub.lib.personal_data import digit_value, id_check_character, luhn_valid
 KINDS = ("mobile", "landline", "id_number", "id_number_15", "bank_card", "email", "handle")
 
 SEPARATORS = [" ", "-", ".", "·", "／", "/", "_", "\u3000", "—", "－", "．", "  ", " - ", "\u200b"]
-#: Marks that join digits only between groups of three or more (never one by one).
+#: Marks that join digits only as a number's groups (never one by one, never a card's).
 GROUP_SEPARATORS = [*SEPARATORS, "，", ",", "。", "、", ":"]
 LOWER = "〇一二三四五六七八九"
 LOWER_VARIANTS = {"0": "〇零", "1": "一幺", "2": "二两"}
@@ -141,9 +141,11 @@ def grouped(digits: str, sizes: list[int], sep: str) -> str:
     return sep.join(p for p in parts if p)
 
 
-def _digit_forms(digits: str, groups: list[int]) -> list[str]:
+def _digit_forms(digits: str, groups: list[int], commas: bool = True) -> list[str]:
     forms = [digits]
-    forms += [grouped(digits, groups, sep) for sep in GROUP_SEPARATORS]
+    forms += [
+        grouped(digits, groups, sep) for sep in GROUP_SEPARATORS if commas or sep in SEPARATORS
+    ]
     forms.append(" ".join(digits))
     forms.append(".".join(digits))
     forms.append("-".join(digits))
@@ -191,7 +193,8 @@ def render_forms(number: str, kind: str) -> list[str]:
     if kind == "id_number_15":
         return [*_digit_forms(number, [6, 6, 3]), f"{number[:6]}-{number[6:12]}-{number[12:]}"]
     if kind == "bank_card":
-        return _digit_forms(number, [4, 4, 4, 4])
+        # Not with commas: "6222，0212，3456，7890" reads like a list of figures.
+        return _digit_forms(number, [4, 4, 4, 4], commas=False)
     if kind == "email":
         local, domain = number.split("@")
         name, _, tld = domain.rpartition(".")

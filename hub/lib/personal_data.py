@@ -33,8 +33,9 @@ circled / superscript digit, or a Chinese numeral (〇零○ 一幺壹 二两贰
 六陆陸 七柒 八捌 九玖). Between two digits up to four separator characters may stand
 (spaces incl. the ideographic space, - – — . · ・ / ／ _ ( ) （ ） [ ] 【 】 ~ + # | quotes,
 zero-width and combining characters, keycaps). Commas, 、, 。, colons and semicolons join
-only groups of three or more digits and never thousands grouping, so "138，1234，5678" is a
-number while money (3,000元, 13,800,000,000元), lists (第3、5、7条) and times (13:30) are not.
+only groups of three or more digits that together have a mobile's, a landline's or an ID
+number's length, so "138，1234，5678" is a number while money (13,800,000,000元), lists of
+figures (1200，3500，4800，6000户), decimals and times (13:30) are not.
 
 A number must start and end where the digit run starts or ends, at a separator, where
 the script changes (ASCII ↔ full-width ↔ Chinese numerals), or anywhere among Chinese
@@ -123,9 +124,8 @@ _SEPARATOR_CLASS = (
 _X_CLASS = "XxＸｘ"
 _MAX_GAP = 4
 _MIN_NUMBER = 11  # the fewest digits of a number found without a keyword (mobile, landline)
-# Commas, 、, 。, colons and semicolons join digits only between groups of three or more
-# digits, and never in thousands grouping: "138，1234，5678" is a number; "13,800,000,000元",
-# "第3、5、7条" and "13:30" are not (see _pieces).
+# Commas, 、, 。, colons and semicolons join digits only as a number's groups would (see
+# _WeakGroups): "138，1234，5678" is a number; "13,800,000,000元", "第3、5、7条", "13:30" are not.
 _WEAK_CLASS = ",，、。:：;；"
 _CHAIN = re.compile(
     rf"[{_DIGIT_CLASS}](?:[{_SEPARATOR_CLASS}{_WEAK_CLASS}]{{0,{_MAX_GAP}}}[{_DIGIT_CLASS}])"
@@ -133,7 +133,6 @@ _CHAIN = re.compile(
     rf"(?:[{_SEPARATOR_CLASS}]{{0,{_MAX_GAP}}}[{_X_CLASS}])?"
 )
 _WEAK = re.compile(rf"[{_WEAK_CLASS}]")
-_THOUSANDS_GROUP = re.compile(rf"[{_DIGIT_CLASS}]{{3}}")
 _SEPARATORS = re.compile(rf"[{_SEPARATOR_CLASS}]")
 
 
@@ -301,33 +300,51 @@ def _numbers_at(symbols: str, i: int, cut: list[bool]) -> Iterator[_Number]:
 
 
 def _pieces(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """The chain ``text[start:end]`` cut at the commas, 、, 。 and colons that do not join
-    digits: thousands grouping (every group after the first of exactly three digits) is cut
-    everywhere; otherwise a weak mark joins groups of three or more digits each, and a
-    shorter first or last group to a group of four or more ("6222，0212，3456，7890，1")."""
+    """The chain ``text[start:end]``, cut at every weak mark when it is thousands grouping
+    (13,800,000,000: a first group of 1–3 digits, then groups of exactly three)."""
     marks = [m.start() for m in _WEAK.finditer(text, start, end)]
     if not marks:
         return [(start, end)]
     bounds = [start, *marks, end]
-    groups = [text[a:b] for a, b in pairwise(bounds)]
-    counts = [sum(digit_value(ch) is not None for ch in group) for group in groups]
-    thousands = all(
-        count == 3 and _THOUSANDS_GROUP.fullmatch(group[1:].strip())
-        for group, count in zip(groups[1:], counts[1:], strict=True)
-    )
-    pieces: list[tuple[int, int]] = []
-    piece_start = start
-    last = len(marks) - 1
-    for index, mark in enumerate(marks):
-        left, right = counts[index], counts[index + 1]
-        joins = (left >= 3 and right >= 3) or (
-            (left >= 4 and index == last) or (right >= 4 and index == 0)
-        )
-        if thousands or not joins:
-            pieces.append((piece_start, mark))
-            piece_start = mark + 1
-    pieces.append((piece_start, end))
-    return pieces
+    counts = [sum(_is_symbol(ch) for ch in text[a:b]) for a, b in pairwise(bounds)]
+    if 1 <= counts[0] <= 3 and all(count == 3 for count in counts[1:]):
+        return [(a + (a != start), b) for a, b in pairwise(bounds)]
+    return [(start, end)]
+
+
+def _is_symbol(ch: str) -> bool:
+    return ch in _X_CLASS or digit_value(ch) is not None
+
+
+class _WeakGroups:
+    """Where a chain's weak marks (， 、 。 : ;) fall between its symbols. A number may span
+    weak marks only as a number's groups do: every group it touches has three or more of
+    its digits, no decimal point stands among them, and it is no card (a list of figures,
+    1200，3500，4800，6000, reads like one)."""
+
+    def __init__(self, text: str, starts: list[int]) -> None:
+        self.text, self.starts = text, starts
+        self.group = [0]
+        for k in range(1, len(starts)):
+            between = _WEAK.search(text, starts[k - 1] + 1, starts[k]) is not None
+            self.group.append(self.group[-1] + between)
+        self.first = {g: k for k, g in reversed(list(enumerate(self.group)))}
+        self.size = {g: self.group.count(g) for g in self.first}
+
+    def allow(self, i: int, j: int, kind: PersonalDataKind) -> bool:
+        gi, gj = self.group[i], self.group[j - 1]
+        if gi == gj:
+            return True
+        if kind == PersonalDataKind.BANK_CARD:
+            return False
+        sizes = [self.first[gi + 1] - i, j - self.first[gj]]
+        sizes += [self.size[g] for g in range(gi + 1, gj)]
+        if min(sizes) < 3:
+            return False
+        return _DECIMAL.search(self.text, self.starts[i], self.starts[j - 1] + 1) is None
+
+
+_DECIMAL = re.compile(rf"[{_DIGIT_CLASS}][.．][{_DIGIT_CLASS}]")
 
 
 _CLOSING = re.compile("[)）]")
@@ -369,6 +386,7 @@ def _chain_numbers(text: str, start: int, end: int) -> list[tuple[int, int, str,
     cut.append(True)
     joined = "".join(symbols)
     n = len(joined)
+    weak = _WeakGroups(text, starts) if _WEAK.search(text, start, end) else None
     # The readings that cover the most digits win (张三 + an ID number: the ID, not a
     # shorter number that starts at 三); on a tie the earlier-listed reading, then the later
     # start. best[i]: (digits covered from symbol i on, the number chosen at i or None).
@@ -377,6 +395,8 @@ def _chain_numbers(text: str, start: int, end: int) -> list[tuple[int, int, str,
         choice: tuple[int, _Number | None] = (best[i + 1][0], None)
         if cut[i] and joined[i] != "X":
             for reading in _numbers_at(joined, i, cut):
+                if weak is not None and not weak.allow(i, i + reading.length, reading.kind):
+                    continue
                 covered = reading.length + best[i + reading.length][0]
                 if covered > choice[0]:
                     choice = (covered, reading)
@@ -545,8 +565,11 @@ def mask_personal_data(text: str) -> str:
 
 def public_name(name: str) -> str:
     """A name as a non-staff output shows it: personal data masked; a name that is only
-    a number (or only masked data) becomes "" so the page shows its own word (网友)."""
-    masked = mask_personal_data(name or "").strip()
-    if not masked or all(not ch.isalpha() or ch in "*＊" for ch in masked):
+    a number or only personal data (13973105510, QQ:123456, a@b.cn) becomes "" so the page
+    shows its own word (网友)."""
+    name = (name or "").strip()
+    found = find_personal_data(name)
+    rest = _apply(name, [(start, end, kind, "") for start, end, kind, _ in found])
+    if not any(ch.isalpha() for ch in rest):
         return ""
-    return masked
+    return mask_personal_data(name)

@@ -261,7 +261,14 @@ class SupportOut(Schema):
 
 
 class BatchItem(Schema):
-    source_id: str | None
+    source_id: str | None = Field(
+        description="The item's id as the channel sent it (characters an id may not hold "
+        "written as \\uXXXX); null when the item has none"
+    )
+    item: str = Field(
+        description='Where the item is in the delivery, as a JSON pointer ("/statuses/3", '
+        '"/orders/0"; "" for an order sent at the top level)'
+    )
     question: int | None = None
     code: str | None = None
     message: str | None = None

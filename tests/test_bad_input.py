@@ -331,6 +331,10 @@ def test_one_bad_microblog_item_is_rejected_alone_and_a_retry_finds_the_others_s
     assert [item["source_id"] for item in body["accepted"]] == [f"status:{n}" for n in range(1, 6)]
     [rejected] = body["rejected"]
     assert rejected["code"] == code and rejected["message"]
+    assert rejected["item"] == "/statuses/2"  # named even when its id is refused
+    assert [i["item"] for i in body["accepted"]] == ["/statuses/0", "/statuses/1"] + [
+        f"/statuses/{n}" for n in (3, 4, 5)
+    ]
     json.dumps(body, ensure_ascii=False).encode()  # echoed ids are escaped: UTF-8 safe
     stored = {q.channel_source_id: q.text for q in Question.objects.all()}
     assert stored == {f"status:{n}": f"请问{n}号线公交什么时候调整？" for n in range(1, 6)}
@@ -371,7 +375,7 @@ def test_one_bad_hotline_order_is_rejected_alone_and_a_retry_finds_the_others_st
     assert first.status_code == 200, first.content
     body = first.json()
     assert [item["source_id"] for item in body["accepted"]] == [f"G-{n}" for n in range(4)]
-    assert [item["code"] for item in body["rejected"]] == [code]
+    assert [(item["item"], item["code"]) for item in body["rejected"]] == [("/orders/1", code)]
     json.dumps(body, ensure_ascii=False).encode()
     assert Question.objects.count() == 4
     retry = _deliver(client, HOTLINE, payload).json()
@@ -433,7 +437,7 @@ def test_an_order_id_that_looks_like_a_stored_hash_is_not_the_long_order(
 
     body = _deliver(client, HOTLINE, {"session": live_session.slug, **order(stored)}).json()
 
-    assert len(body["accepted"]) == 1, body
+    assert [item["item"] for item in body["accepted"]] == [""], body  # the top-level order
     assert Question.objects.count() == 2
 
 

@@ -39,36 +39,47 @@ class PayloadRejected(DomainError):
 class BatchOutcome:
     """What became of each item of a delivery. Items are added in order (:meth:`add`), then
     :meth:`run` takes them all in with one :func:`do_intake_batch`; each list keeps the
-    order of the delivery."""
+    order of the delivery. Every outcome names its item by ``source_id`` (escaped if it
+    holds characters an id may not) and by ``item``, the JSON pointer of the item in the
+    delivery (``/statuses/3``, ``/orders/0``; ``""`` for an order sent at the top level),
+    which names it even when its id is missing or refused."""
 
     accepted: list[dict[str, Any]] = field(default_factory=list)
     duplicates: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
-    _queued: list[tuple[str | None, IntakeItem | DomainError]] = field(
+    _queued: list[tuple[str | None, str, IntakeItem | DomainError]] = field(
         default_factory=list, repr=False
     )
 
     def as_dict(self) -> dict[str, Any]:
         return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
 
-    def add(self, source_id: str | None, item: IntakeItem | DomainError) -> None:
-        """Queue an item for intake, or an error found by the adapter itself."""
-        self._queued.append((source_id, item))
+    def add(self, source_id: str | None, item: IntakeItem | DomainError, pointer: str) -> None:
+        """Queue an item for intake, or an error found by the adapter itself; ``pointer``
+        is where the item is in the delivery."""
+        self._queued.append((source_id, pointer, item))
 
     def run(self) -> BatchOutcome:
         queued, self._queued = self._queued, []
-        items = [item for _, item in queued if isinstance(item, IntakeItem)]
+        items = [item for _, _, item in queued if isinstance(item, IntakeItem)]
         outcomes = iter(do_intake_batch(items)) if items else iter(())
-        for source_id, item in queued:
+        for source_id, pointer, item in queued:
             outcome = next(outcomes) if isinstance(item, IntakeItem) else item
             # Echoed safely: an id refused for its characters is shown with them escaped.
             shown = escape_unsafe(source_id) if source_id is not None else None
             if isinstance(outcome, IntakeResult):
                 target = self.accepted if outcome.created else self.duplicates
-                target.append({"source_id": shown, "question": outcome.question.pk})
+                target.append(
+                    {"source_id": shown, "item": pointer, "question": outcome.question.pk}
+                )
             else:
                 self.rejected.append(
-                    {"source_id": shown, "code": outcome.code, "message": outcome.message}
+                    {
+                        "source_id": shown,
+                        "item": pointer,
+                        "code": outcome.code,
+                        "message": outcome.message,
+                    }
                 )
         return self
 
@@ -139,19 +150,24 @@ def intake_microblog(payload: Any) -> BatchOutcome:
     session_id = _session_by_slug(payload["session"]).pk if "session" in payload else None
     hashtags = _sessions_by_hashtag() if session_id is None else {}
     outcome = BatchOutcome()
-    for kind, entries in (("status", statuses), ("comment", comments)):
-        for entry in entries:
+    for kind, key, entries in (("status", "statuses", statuses), ("comment", "comments", comments)):
+        for position, entry in enumerate(entries):
+            pointer = f"/{key}/{position}"
             if not isinstance(entry, dict):
-                outcome.add(None, IntakeRejected(_("Each item must be an object"), code="bad_item"))
+                outcome.add(
+                    None, IntakeRejected(_("Each item must be an object"), code="bad_item"), pointer
+                )
                 continue
             raw_id = _item_id(entry.get("idstr")) or _item_id(entry.get("id"))
             if raw_id is None:
-                outcome.add(None, IntakeRejected(_("The item has no id"), code="missing_id"))
+                outcome.add(
+                    None, IntakeRejected(_("The item has no id"), code="missing_id"), pointer
+                )
                 continue
             source_id = f"{kind}:{raw_id}"
             refusal = _id_refusal(raw_id, _("id"), "bad_id")
             if refusal is not None:
-                outcome.add(source_id, refusal)
+                outcome.add(source_id, refusal, pointer)
                 continue
             text = entry.get("text")
             raw_user = entry.get("user")
@@ -159,7 +175,7 @@ def intake_microblog(payload: Any) -> BatchOutcome:
             user_id = _item_id(user.get("idstr")) or _item_id(user.get("id")) or ""
             refusal = _id_refusal(user_id, _("user id"), "bad_user_id")
             if refusal is not None:
-                outcome.add(source_id, refusal)
+                outcome.add(source_id, refusal, pointer)
                 continue
             target = session_id
             if target is None and isinstance(text, str):
@@ -173,6 +189,7 @@ def intake_microblog(payload: Any) -> BatchOutcome:
                         _('No session named: add "session" or a session\'s #hashtag#'),
                         code="no_session",
                     ),
+                    pointer,
                 )
                 continue
             item = IntakeItem(
@@ -184,7 +201,7 @@ def intake_microblog(payload: Any) -> BatchOutcome:
                 asker_ref=f"weibo:{user_id}",
                 truncate_name=True,
             )
-            outcome.add(source_id, item)
+            outcome.add(source_id, item, pointer)
     return outcome.run()
 
 
@@ -195,7 +212,8 @@ def intake_hotline(payload: Any) -> BatchOutcome:
     if not isinstance(payload, dict):
         raise PayloadRejected(_("The payload must be a JSON object"))
     session = _session_by_slug(payload.get("session"))
-    orders = _items(payload, "orders") if "orders" in payload else [payload]
+    listed = "orders" in payload
+    orders = _items(payload, "orders") if listed else [payload]
     if not orders:
         raise PayloadRejected(_('"orders" is empty'), code="empty")
     if len(orders) > settings.HUB_INTAKE_MAX_ITEMS:
@@ -204,23 +222,29 @@ def intake_hotline(payload: Any) -> BatchOutcome:
             code="too_many_items",
         )
     outcome = BatchOutcome()
-    for order in orders:
+    for position, order in enumerate(orders):
+        pointer = f"/orders/{position}" if listed else ""
         if not isinstance(order, dict):
-            outcome.add(None, IntakeRejected(_("Each order must be an object"), code="bad_item"))
+            outcome.add(
+                None, IntakeRejected(_("Each order must be an object"), code="bad_item"), pointer
+            )
             continue
         order_id = _item_id(order.get("order_id"))
         if order_id is None:
-            outcome.add(None, IntakeRejected(_("The order has no order_id"), code="missing_id"))
+            outcome.add(
+                None, IntakeRejected(_("The order has no order_id"), code="missing_id"), pointer
+            )
             continue
         refusal = _id_refusal(order_id, _("order_id"), "bad_id")
         if refusal is not None:
-            outcome.add(order_id, refusal)
+            outcome.add(order_id, refusal, pointer)
             continue
         channel = order.get("channel") or Channel.HOTLINE
         if not isinstance(channel, str) or channel not in (Channel.HOTLINE, Channel.RADIO):
             outcome.add(
                 order_id,
                 IntakeRejected(_('"channel" must be "hotline" or "radio"'), code="bad_channel"),
+                pointer,
             )
             continue
         phone = str(order.get("caller_phone") or "")
@@ -235,5 +259,5 @@ def intake_hotline(payload: Any) -> BatchOutcome:
             private=bool(order.get("private", False)),
             truncate_name=True,
         )
-        outcome.add(order_id, item)
+        outcome.add(order_id, item, pointer)
     return outcome.run()

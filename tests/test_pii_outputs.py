@@ -172,6 +172,37 @@ async def test_a_viewer_replaying_with_since_gets_no_planted_number(
     assert leaks(received) == []
 
 
+def test_events_stored_before_the_policy_knew_a_form_are_masked_by_mask_event_log(
+    users: dict[str, Any], live_session: LiveSession, frames: Any
+) -> None:
+    from django.core.management import call_command
+
+    from hub.actions.event_log import do_mask_event_log
+
+    _plant_public_question(users["host"], users["leader"], live_session, frames)
+    # As an older release stored them: the same events with the raw texts in them.
+    for event in SessionEvent.objects.filter(session=live_session):
+        raw = json.loads(
+            json.dumps(event.data, ensure_ascii=False)
+            .replace("张三139****5510", NAME)
+            .replace("请联系我", "请联系我" + FORMS["plain"][0])
+        )
+        SessionEvent.objects.filter(pk=event.pk).update(data=raw)
+
+    def stored() -> list[Any]:
+        return list(
+            SessionEvent.objects.filter(session=live_session).values_list("data", flat=True)
+        )
+
+    assert leaks(stored())
+    dry = do_mask_event_log(dry_run=True)
+    assert dry.changed >= 4 and leaks(stored())
+    call_command("mask_event_log")
+    assert leaks(stored()) == []
+    again = do_mask_event_log()
+    assert (again.scanned, again.changed, again.unreadable) == (dry.scanned, 0, [])
+
+
 def test_a_name_that_is_only_a_number_is_shown_as_no_name(
     users: dict[str, Any], live_session: LiveSession, client: Client
 ) -> None:

@@ -447,23 +447,21 @@ _HANDLE_WORDS = (
 )
 _PHONE_WORDS = "(?<![a-z])(?:tel|call)|电话|座机|手机|联系方式|联系电话"
 _ID_AFTER = r"(?:号码|号|账号|帐号|id(?![a-z0-9_])|[\s:：=是为]){0,6}"
+# Each pattern starts by looking ahead for the first characters of its keywords: a text
+# without them is scanned at the speed of a character class.
+_HANDLE_FIRST = "(?=[qvwQVW扣抠蔻企微威薇徽维加])"
+_PHONE_FIRST = "(?=[tcTC电座手联])"
 _HANDLE = re.compile(
-    rf"(?<![a-z0-9_])(?P<wxid>wxid_[a-z0-9_\-]{{4,30}})"
+    rf"{_HANDLE_FIRST}(?:(?<![a-z0-9_])(?P<wxid>wxid_[a-z0-9_\-]{{4,30}})"
     rf"|(?P<word>{_HANDLE_WORDS}){_ID_AFTER}"
     rf"(?P<id>[a-z][a-z0-9_\-]{{5,19}}(?![a-z0-9_\-])"
-    rf"|[{_DIGIT_CLASS}](?:[{_SEPARATOR_CLASS}]{{0,2}}[{_DIGIT_CLASS}]){{4,}})",
+    rf"|[{_DIGIT_CLASS}](?:[{_SEPARATOR_CLASS}]{{0,2}}[{_DIGIT_CLASS}]){{4,}}))",
     re.IGNORECASE,
 )
 _PHONE_WORD = re.compile(
-    rf"(?:{_PHONE_WORDS}){_ID_AFTER}"
+    rf"{_PHONE_FIRST}(?:{_PHONE_WORDS}){_ID_AFTER}"
     rf"(?P<id>[{_DIGIT_CLASS}](?:[{_SEPARATOR_CLASS}]{{0,2}}[{_DIGIT_CLASS}]){{6,7}})"
     rf"(?![{_SEPARATOR_CLASS}]{{0,2}}[{_DIGIT_CLASS}])",
-    re.IGNORECASE,
-)
-# The first characters of every keyword, looked ahead first: scanning a question with
-# none of them costs well under a microsecond.
-_HINT_WORDS = re.compile(
-    rf"(?=[qvwtcQVWTC扣抠蔻企微威薇徽维加电座手联])(?:{_HANDLE_WORDS}|{_PHONE_WORDS}|wxid_)",
     re.IGNORECASE,
 )
 
@@ -522,8 +520,7 @@ def find_personal_data(text: str) -> list[tuple[int, int, str, str]]:
     wide = text.translate(_WIDE) if _HAS_WIDE.search(text) else text
     if "@" in wide or _EMAIL_HINT.search(wide):
         found += _emails(wide)
-    if _HINT_WORDS.search(wide):
-        found += _handles(text, wide)
+    found += _handles(text, wide)
     if not found:
         return []
     found.sort(key=lambda f: (f[0], -f[1]))

@@ -403,6 +403,17 @@ def test_a_hotline_order_loses_control_and_bidi_characters_from_its_text_and_cal
 
 
 @pytest.mark.django_db
+def test_an_order_id_with_surrounding_whitespace_is_the_same_order(
+    client: Any, live_session: Any
+) -> None:
+    first = _deliver(client, HOTLINE, {"session": live_session.slug, **order("T-1")}).json()
+    again = _deliver(client, HOTLINE, {"session": live_session.slug, **order(" T-1\n")}).json()
+
+    assert [i["question"] for i in again["duplicates"]] == [first["accepted"][0]["question"]]
+    assert Question.objects.count() == 1
+
+
+@pytest.mark.django_db
 def test_two_long_order_ids_that_differ_only_at_the_end_are_two_questions(
     client: Any, live_session: Any
 ) -> None:

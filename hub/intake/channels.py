@@ -103,11 +103,11 @@ def _sessions_by_hashtag() -> dict[str, int]:
 
 
 def _item_id(value: Any) -> str | None:
-    """An item's id as text: a string or an integer (not a boolean); None if absent or of
-    another type."""
-    if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
+    """An item's id as text, without surrounding whitespace (as intake compares ids): a
+    string or an integer (not a boolean); None if absent, blank or of another type."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
         return None
-    return str(value)
+    return str(value).strip() or None
 
 
 def _id_refusal(value: str, what: str, code: str) -> BadCharacters | None:

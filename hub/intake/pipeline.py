@@ -199,8 +199,10 @@ def check_intake(item: IntakeItem) -> tuple[str, str, str]:
 
 def check_references(item: IntakeItem) -> None:
     """Refuse a source id or asker reference that is not a string or holds a character
-    no id may (:func:`hub.text.is_clean_id`): they are looked up before anything else."""
-    for field, value in ((_("source id"), item.source_id), (_("asker reference"), item.asker_ref)):
+    no id may (:func:`hub.text.is_clean_id`): they are looked up before anything else.
+    A source id is compared without surrounding whitespace, so it is checked so."""
+    source_id = item.source_id.strip() if isinstance(item.source_id, str) else item.source_id
+    for field, value in ((_("source id"), source_id), (_("asker reference"), item.asker_ref)):
         if value is None:
             continue
         if not isinstance(value, str) or not is_clean_id(value):

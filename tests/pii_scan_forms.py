@@ -29,8 +29,12 @@ __all__ = [
     "Hit",
     "Plant",
     "Plants",
+    "battery",
+    "chunks",
     "normalise",
     "scan",
+    "seen",
+    "text_of",
 ]
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -144,6 +148,16 @@ FORMS: tuple[Form, ...] = (
     ),
     Form("mobile_0086", lambda d: f"0086-{d.mobile}", _m, True),
     Form("mobile_glued_to_name", lambda d: f"张三{d.mobile}", _m),
+    # Glued to a link (a link chip must not swallow the text after it).
+    Form("mobile_after_link", lambda d: f"http://t.cn/gnxvp7x有事打我电话{d.mobile}", _m),
+    Form("mobile_mixed_numerals", lambda d: d.mobile[:5] + _map(d.mobile[5:], _CN), _m, True),
+    Form("mobile_zero_width", lambda d: "\u200b".join(d.mobile), _m, True),
+    Form(
+        "mobile_brackets",
+        lambda d: f"【{d.mobile[:3]}】{d.mobile[3:7]}【{d.mobile[7:]}】",
+        _m,
+        True,
+    ),
     Form("id18_plain", lambda d: d.id18, lambda d: (d.id18[6:17],)),
     Form(
         "id18_split",
@@ -167,7 +181,14 @@ FORMS: tuple[Form, ...] = (
     ),
     Form("bank_card_plain", lambda d: d.card, lambda d: (d.card,)),
     Form("email", lambda d: f"{d.email_local}@163.com", lambda d: (d.email_local,), True),
+    Form(
+        "email_fullwidth_at",
+        lambda d: f"{d.email_local}＠qq．com",
+        lambda d: (d.email_local,),
+        True,
+    ),
     Form("qq", lambda d: f"QQ:{d.qq}", lambda d: (d.qq,), True),
+    Form("qq_kou", lambda d: f"扣扣 {d.qq}", lambda d: (d.qq,), True),
     Form("wechat", lambda d: f"微信 {d.handle}", lambda d: (d.handle,), True),
     Form("vx", lambda d: f"VX：{d.vx}", lambda d: (d.vx,), True),
 )
@@ -189,6 +210,16 @@ class Plants:
         self.fields: list[str] = []
         self.planted: dict[tuple[str, str], Plant] = {}
         self.refused: dict[tuple[str, str], str] = {}  # refused at input, with the reason
+        self.markers: dict[tuple[str, str], str] = {}
+
+    def marked(self, field: str, form: str) -> str:
+        """``value`` preceded by a marker, a text of its own (letters only, so that no
+        masking touches it) that shows where the plant's object reached an output."""
+        value = self.value(field, form)
+        f, k = 11 + self.fields.index(field), FORM_KEYS.index(form)
+        marker = "样本" + "".join(chr(ord("a") + d) for d in (f // 26, f % 26, k // 26, k % 26))
+        self.markers[(field, form)] = marker
+        return f"〔{marker}〕{value}"
 
     def value(self, field: str, form: str) -> str:
         if field not in self.fields:
@@ -214,15 +245,84 @@ class Plants:
         return len(self.planted)
 
 
+# --- H1a's renderer: every fixed written form it knows ---------------------------------------
+
+
+def battery(plants: Plants, field: str) -> list[tuple[tuple[str, str], str]]:
+    """Every fixed form of every kind that ``tests/pii_forms.render_forms`` (the renderer
+    the personal-data finder is developed against) writes, each of a number of its own,
+    registered in ``plants`` under ``field``; returns (plant key, fragment) pairs."""
+    from datetime import date, timedelta
+
+    from tests.pii_forms import render_forms
+
+    if field not in plants.fields:
+        plants.fields.append(field)
+    f = 11 + plants.fields.index(field)
+    fragments = []
+    j = 0
+
+    def numbers(j: int) -> list[tuple[str, str, tuple[str, ...]]]:
+        born = date(1950 + f % 50, 1, 1) + timedelta(days=j)
+        id18 = f"321302{born:%Y%m%d}3{f % 10}{j % 10}"
+        id18 += id_check(id18)
+        id15 = f"321302{born:%y%m%d}9{f % 10}{j % 10}"
+        card = f"622202{f:02d}{j:03d}1234"
+        card += luhn_check(card)
+        local = f"8{f:02d}{j:03d}66"
+        return [
+            ("mobile", f"13{f:02d}{j:03d}5508", (f"13{f:02d}{j:03d}5508",)),
+            ("landline", f"0527-{local}", (local,)),
+            ("id_number", id18, (id18[6:17],)),
+            ("id_number_15", id15, (id15[6:15],)),
+            ("bank_card", card, (card,)),
+            ("email", f"chen{f:02d}{j:03d}mail@163.com", (f"chen{f:02d}{j:03d}mail",)),
+            ("handle", f"7{f:02d}{j:03d}441", (f"7{f:02d}{j:03d}441",)),
+            ("handle", f"hz_{f:02d}{j:03d}ab", (f"hz_{f:02d}{j:03d}ab",)),
+        ]
+
+    for kind_index, (kind, _number, _cores) in enumerate(numbers(0)):
+        count = len(render_forms(_number, kind))
+        for i in range(count):
+            kind_, number, cores = numbers(j)[kind_index]
+            value = render_forms(number, kind_)[i]
+            key = f"pii_forms:{kind_}{'_qq' if kind_ == 'handle' and number.isdigit() else ''}#{i}"
+            plants.planted[(field, key)] = Plant(field, key, value, cores)
+            fragments.append(((field, key), value))
+            j += 1
+    return fragments
+
+
+def chunks(
+    pairs: list[tuple[tuple[str, str], str]], budget: int
+) -> list[list[tuple[tuple[str, str], str]]]:
+    """The pairs in order, cut into runs whose fragments total at most ``budget`` chars."""
+    out: list[list[tuple[tuple[str, str], str]]] = [[]]
+    size = 0
+    for pair in pairs:
+        if out[-1] and size + len(pair[1]) + 1 > budget:
+            out.append([])
+            size = 0
+        out[-1].append(pair)
+        size += len(pair[1]) + 1
+    return [c for c in out if c]
+
+
+def text_of(run: list[tuple[tuple[str, str], str]]) -> str:
+    return "；".join(value for _, value in run)
+
+
 # --- the scanner ---------------------------------------------------------------------------
 
 _U_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
-_CN_DIGITS = str.maketrans("〇零一幺二三四五六七八九", "001123456789")
+_CN_DIGITS = str.maketrans(
+    "〇零一幺二两三四五六七八九壹贰叁肆伍陆柒捌玖", "00112234567891234567 89".replace(" ", "")
+)
 # What people (and attackers) put between the digits of one number.
 _BETWEEN_DIGITS = re.compile(
-    r"(?<=\d)[\s\-‐‑‒–—―.·•・_/\\()（）\[\]【】{},，、:：;；+'\"|~]+(?=\d)"
+    r"(?<=\d)[\s\u200b-\u200f\u2060-\u2064\ufeff\u00ad\-‐‑‒–—―.·•・_/\\()（）\[\]【】{},，、。:：;；+'\"|~]+(?=\d)"
 )
-_SEPARATOR = "\n\u2063\n"  # between decoded variants: never a separator between digits
+_SEPARATOR = "\n§\n"  # between decoded variants: never a separator between digits
 
 
 def normalise(text: str) -> str:
@@ -254,15 +354,54 @@ class Hit:
         return f"{self.output} × {self.field} × {self.form}: …{self.excerpt}…"
 
 
+_DIGIT_RUN = re.compile(r"\d{8,}")
+_TOKEN = re.compile(r"[a-z0-9_]{6,}")
+
+
+class _Index:
+    """The plants by core, and the core lengths, built once per plant set."""
+
+    def __init__(self, plants: list[Plant]) -> None:
+        self.by_core: dict[str, Plant] = {}
+        for plant in plants:
+            for core in plant.cores:
+                self.by_core.setdefault(core.lower(), plant)
+        self.lengths = sorted({len(c) for c in self.by_core})
+
+
+_last: list[tuple[list[Plant], _Index]] = []  # the index of the last list scanned for
+
+
+def _index(plants: list[Plant]) -> _Index:
+    if not _last or _last[0][0] is not plants:
+        _last[:] = [(plants, _Index(plants))]
+    return _last[0][1]
+
+
 def scan(output: str, text: str, plants: Iterable[Plant]) -> list[Hit]:
-    """Every plant whose core can be read in ``text`` (one hit per plant)."""
+    """Every plant whose core can be read in ``text`` (one hit per plant).
+
+    A core is a run of digits or a word token, so it can only be read inside a long digit
+    run or a token of the normalised text: every piece of those of a core's length is
+    looked up among the cores (the same answer as searching the text for each core)."""
+    plants = plants if isinstance(plants, list) else list(plants)
+    index = _index(plants)
     normal = normalise(text)
-    hits = []
-    for plant in plants:
-        for core in plant.cores:
-            at = normal.find(core.lower())
-            if at >= 0:
-                excerpt = normal[max(0, at - 40) : at + len(core) + 20].replace("\n", " ")
-                hits.append(Hit(plant.field, plant.form, output, excerpt))
-                break
-    return hits
+    found: dict[tuple[str, str], Hit] = {}
+    for piece in _DIGIT_RUN.findall(normal) + _TOKEN.findall(normal):
+        for size in index.lengths:
+            for start in range(len(piece) - size + 1):
+                plant = index.by_core.get(piece[start : start + size])
+                if plant is not None and (plant.field, plant.form) not in found:
+                    core = piece[start : start + size]
+                    at = normal.find(core)
+                    excerpt = normal[max(0, at - 40) : at + len(core) + 20].replace("\n", " ")
+                    found[(plant.field, plant.form)] = Hit(plant.field, plant.form, output, excerpt)
+    return list(found.values())
+
+
+def seen(text: str, markers: dict[tuple[str, str], str]) -> set[tuple[str, str]]:
+    """The plants whose marker (a text carried next to the number) shows in ``text``: their
+    object reached this output, masked or not."""
+    normal = normalise(text)
+    return {key for key, marker in markers.items() if marker in normal}

@@ -37,6 +37,7 @@ _LOGIN_PATHS = ("/login/", "/admin/login/", "/accounts/login/")
 _LINK = re.compile(r"""(?:href|src|action|data-[\w-]+)\s*=\s*["'](/[^"'#\s]*)["']""")
 _JSON_PATH = re.compile(r"""["'](/(?:api|s|followup|open311|library|guest)/[^"'\s<>]*)["']""")
 MAX_HARVESTED = 400
+OBSERVER_VALUES = 4
 
 
 def url_patterns() -> Iterator[tuple[str, Any]]:
@@ -59,14 +60,14 @@ def _route_text(pattern: Any) -> str:
 
 
 def params_of(route: str) -> list[str]:
-    return [m.group("name") for m in _PARAM.finditer(route)] + [
-        m.group("name") for m in _REGEX_GROUP.finditer(route)
-    ]
+    """The parameter names of a ``path()`` route or a ``re_path()`` regex."""
+    names = [m.group("name") for m in _REGEX_GROUP.finditer(route)]
+    return names + [m.group("name") for m in _PARAM.finditer(_REGEX_GROUP.sub("", route))]
 
 
 def fill(route: str, values: dict[str, str]) -> str:
-    path = _PARAM.sub(lambda m: values[m.group("name")], route)
-    path = _REGEX_GROUP.sub(lambda m: values[m.group("name")], path)
+    path = _REGEX_GROUP.sub(lambda m: values[m.group("name")], route)
+    path = _PARAM.sub(lambda m: values[m.group("name")], path)
     return "/" + path.replace("\\.", ".").replace("\\", "")
 
 
@@ -87,6 +88,9 @@ class RouteReport:
     # stale or the route is broken; either way nothing was scanned, so it is a failure.
     unanswered: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # 5xx and other surprises
+    redirects: list[str] = field(default_factory=list)  # non-login redirects (target crawled)
+    empty: list[str] = field(default_factory=list)  # no parameter, and a 404: nothing to read
+    refused_state: list[str] = field(default_factory=list)  # 409 for every planted value
 
 
 def decode(response: Any) -> str:
@@ -135,10 +139,12 @@ class Crawler:
         self._seen: set[tuple[str, str]] = set()
         self._harvest: list[str] = []
         self._varied: set[tuple[str, str]] = set()
+        self.requests = 0
 
     # -- one fetch ----------------------------------------------------------------------
 
     def fetch(self, role: str, url: str) -> Any:
+        self.requests += 1
         response = self.clients[role].get(url)
         if response.status_code >= 500:
             self.report.errors.append(f"{response.status_code} GET {url} as {role}")
@@ -186,9 +192,12 @@ class Crawler:
 
     def _route(self, route: str, urls: list[str], queries: list[str]) -> None:
         kind = None
-        for url in urls:
+        for n, url in enumerate(urls):
             statuses = {}
-            for role in self.clients:
+            # Every planted value as the anonymous citizen; the observer (logged in, same
+            # templates) with the first few of each parameter, to keep the crawl bounded.
+            roles = list(self.clients) if n < OBSERVER_VALUES else ["anonymous"]
+            for role in roles:
                 response = self.fetch(role, url)
                 statuses[role] = response
                 if response.status_code == 200:
@@ -209,11 +218,27 @@ class Crawler:
             if all(_staff_answer(r) for r in statuses.values()):
                 kind = "staff"
                 break
+        answered = {r.status_code for r in statuses.values()}
         if kind == "not_get":
             self.report.not_get.append(route)
         elif kind == "staff":
             self.report.staff_only.append(route)
-        elif route not in self.report.public:
+        elif route in self.report.public:
+            pass
+        elif route in NOT_DATA_OUTPUTS:
+            self.report.allowed.append(f"{route} ({NOT_DATA_OUTPUTS[route]})")
+        elif answered <= {301, 302, 303, 307}:
+            # Where it points was queued with the links and is scanned there.
+            self.report.redirects.append(
+                f"{route} → {sorted({r.get('Location', '') for r in statuses.values()})}"
+            )
+        elif answered == {404} and not params_of(route):
+            self.report.empty.append(route)
+        elif answered == {409}:
+            # A clear refusal of the state (a guest link once the session ended): the
+            # planting reads such outputs while they answer (``early_outputs``).
+            self.report.refused_state.append(route)
+        else:
             self.report.unanswered.append(
                 f"{route}: {sorted({(r, s.status_code) for r, s in statuses.items()})} for {urls[-1]}"
             )

@@ -29,7 +29,7 @@ from django.utils import timezone
 from hub.consumers import ConsoleConsumer
 from hub.intake.signing import sign
 from hub.routing import websocket_application
-from tests.pii_scan_forms import FORM_KEYS, FORMS, Plants
+from tests.pii_scan_forms import FORM_KEYS, FORMS, Plants, battery, chunks, text_of
 
 SLUG = "pii-scan"
 console_app = URLRouter([path("ws/sessions/<slug:slug>/console", ConsoleConsumer.as_asgi())])
@@ -61,7 +61,7 @@ _subject_counter = itertools.count()
 
 def subject_text(lead: str, value: str) -> str:
     """A question of its own subject, carrying ``value`` (2–500 characters)."""
-    n = next(_subject_counter)
+    n = next(_subject_counter)  # noqa: RUF100
     subject = _SUBJECTS[n % len(_SUBJECTS)]
     return f"{lead}{subject}{_ISSUES[n % len(_ISSUES)]}？第{n}号反映人联系方式：{value}"
 
@@ -69,8 +69,16 @@ def subject_text(lead: str, value: str) -> str:
 def joined(plants: Plants, field: str, lead: str) -> str:
     """One long text carrying every form (for fields that hold a long text)."""
     return lead + "；".join(
-        f"第{i}项{plants.value(field, form)}" for i, form in enumerate(FORM_KEYS)
+        f"第{i}项{plants.marked(field, form)}" for i, form in enumerate(FORM_KEYS)
     )
+
+
+def name_value(plants: Plants, field: str, form: str) -> str:
+    """A name field: every other form is a name made only of the number (it must become
+    网友 or be masked), the others carry a marker, to see where names are shown."""
+    if FORM_KEYS.index(form) % 2:
+        return plants.marked(field, form)
+    return plants.value(field, form)
 
 
 @dataclass
@@ -80,11 +88,17 @@ class Scene:
     plants: Plants = field(default_factory=Plants)
     params: dict[str, list[str]] = field(default_factory=dict)
     observer_frames: list[dict[str, Any]] = field(default_factory=list)
+    staff_frames: list[dict[str, Any]] = field(default_factory=list)  # the host's console
     viewer_frames: list[dict[str, Any]] = field(default_factory=list)
     viewer_since_frames: list[dict[str, Any]] = field(default_factory=list)
     viewer_snapshot_after: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # a step that failed for another reason
     merged: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+    # Outputs that exist only while the session runs (a guest's join page), read then.
+    early_outputs: list[tuple[str, str]] = field(default_factory=list)
+    unused_tokens: list[str] = field(default_factory=list)
+    planted_tasks: list[int] = field(default_factory=list)  # tasks carrying follow-up plants
 
     def add(self, name: str, value: Any) -> None:
         values = self.params.setdefault(name, [])
@@ -142,8 +156,9 @@ class Console:
         connected, _ = await self.communicator.connect()
         assert connected
 
-    async def drain(self) -> None:
-        while not await self.communicator.receive_nothing(timeout=0.05):
+    async def drain(self, quiet: float = 0.01) -> None:
+        """Keep what arrived; ``quiet``: how long nothing must arrive to stop."""
+        while not await self.communicator.receive_nothing(timeout=quiet, interval=0.01):
             self.frames.append(json.loads(await self.communicator.receive_from(timeout=3)))
 
     async def command(self, **fields: Any) -> tuple[bool, Any]:
@@ -168,11 +183,14 @@ class Viewer:
         self.frames: list[dict[str, Any]] = []
 
     async def open(self) -> None:
+        """Connect and wait for the first frame (the snapshot, or the first one replayed)."""
         connected, _ = await self.communicator.connect()
         assert connected
+        self.frames.append(json.loads(await self.communicator.receive_from(timeout=10)))
 
-    async def drain(self) -> None:
-        while not await self.communicator.receive_nothing(timeout=0.05):
+    async def drain(self, quiet: float = 0.01) -> None:
+        """Keep what arrived; ``quiet``: how long nothing must arrive to stop."""
+        while not await self.communicator.receive_nothing(timeout=quiet, interval=0.01):
             self.frames.append(json.loads(await self.communicator.receive_from(timeout=3)))
 
 
@@ -188,11 +206,13 @@ def _make_session(users: dict[str, Any], scene: Scene) -> Any:
         slug=SLUG,
         kind="qa",
         title="全媒体问政：城市管理面对面",
-        description=joined(plants, "session.description", "本期嘉宾及联系人："),
+        description=joined(plants, "session.description", "本期嘉宾及联系人：")
+        + "；"
+        + text_of(battery(plants, "battery.description")),
         guests=[
             {
-                "name": plants.value("session.guest_name", form),
-                "title": plants.value("session.guest_title", form),
+                "name": name_value(plants, "session.guest_name", form),
+                "title": name_value(plants, "session.guest_title", form),
             }
             for form in FORM_KEYS
         ],
@@ -211,16 +231,16 @@ def _web_asks(scene: Scene, private: bool = False) -> list[int]:
     plants, ids = scene.plants, []
     url = f"/api/sessions/{SLUG}/questions"
     for form in FORM_KEYS:
-        client = Client()  # a browser of its own
+        client = citizen()
         if private:
             fields = ("web.private_text",)
-            body = {"text": subject_text("私下反映：", plants.value("web.private_text", form))}
+            body = {"text": subject_text("私下反映：", plants.marked("web.private_text", form))}
             body["private"] = True
         else:
             fields = ("web.text", "web.nickname", "web.contact")
             body = {
-                "text": subject_text("网友提问：", plants.value("web.text", form)),
-                "nickname": plants.value("web.nickname", form),
+                "text": subject_text("网友提问：", plants.marked("web.text", form)),
+                "nickname": name_value(plants, "web.nickname", form),
                 "contact": plants.value("web.contact", form),
             }
         status, answer = _post(client, url, body)
@@ -239,20 +259,42 @@ def _web_asks(scene: Scene, private: bool = False) -> list[int]:
     return ids
 
 
+def _battery_asks(scene: Scene) -> None:
+    """Every form of tests/pii_forms.py in web questions (a dozen to a question)."""
+    url = f"/api/sessions/{SLUG}/questions"
+    client = citizen()
+    for run in chunks(battery(scene.plants, "battery.web_text"), 420):
+        status, answer = _post(client, url, {"text": subject_text("网友反映：", text_of(run))})
+        if status >= 400:
+            for key, _ in run:
+                scene.plants.refuse(*key, _reason(status, answer))
+
+
 def _microblog(scene: Scene) -> None:
     plants = scene.plants
     statuses = [
         {
             "id": 5_100_000_000_000_000 + k,
             "idstr": str(5_100_000_000_000_000 + k),
-            "text": subject_text("#市长热线面对面# ", plants.value("microblog.text", form)),
+            "text": subject_text("#市长热线面对面# ", plants.marked("microblog.text", form)),
             "created_at": "Sun Nov 22 14:30:00 +0800 2026",
             "user": {
                 "id": 3_900_000 + k,
-                "screen_name": plants.value("microblog.screen_name", form),
+                "screen_name": name_value(plants, "microblog.screen_name", form),
             },
         }
         for k, form in enumerate(FORM_KEYS)
+    ]
+    runs = chunks(battery(plants, "battery.microblog_text"), 420)
+    statuses += [
+        {
+            "id": 5_200_000_000_000_000 + n,
+            "idstr": str(5_200_000_000_000_000 + n),
+            "text": subject_text("#市长热线面对面# ", text_of(run)),
+            "created_at": "Sun Nov 22 14:31:00 +0800 2026",
+            "user": {"id": 3_800_000 + n, "screen_name": "宿迁网友"},
+        }
+        for n, run in enumerate(runs)
     ]
     status, body = _signed(
         Client(),
@@ -263,6 +305,12 @@ def _microblog(scene: Scene) -> None:
     _per_item(
         scene, status, body, "status:51000000000000", ("microblog.text", "microblog.screen_name")
     )
+    refused = {} if status >= 400 else {r.get("source_id"): r for r in body.get("rejected", [])}
+    for n, run in enumerate(runs):
+        why = refused.get(f"status:{5_200_000_000_000_000 + n}")
+        if status >= 400 or why:
+            for key, _ in run:
+                plants.refuse(*key, f"rejected {why.get('code') if why else status}")
 
 
 def _hotline(scene: Scene) -> None:
@@ -272,8 +320,8 @@ def _hotline(scene: Scene) -> None:
     def order(k: int, form: str, attempt: str, phone: bool = True) -> dict[str, Any]:
         item = {
             "order_id": f"pii-{k:02d}{attempt}",
-            "content": subject_text("来电反映：", plants.value("hotline.content", form)),
-            "caller_name": plants.value("hotline.caller_name", form),
+            "content": subject_text("来电反映：", plants.marked("hotline.content", form)),
+            "caller_name": name_value(plants, "hotline.caller_name", form),
         }
         if phone:
             item["caller_phone"] = plants.value("hotline.caller_phone", form)
@@ -333,8 +381,8 @@ async def _console_plants(
         call = {
             "action": "submit_call",
             "channel": "hotline",
-            "text": subject_text("热线来电：", plants.value("callin.text", form)),
-            "name": plants.value("callin.name", form),
+            "text": subject_text("热线来电：", plants.marked("callin.text", form)),
+            "name": name_value(plants, "callin.name", form),
         }
         ok, result = await screener.command(**call, phone=plants.value("callin.phone", form))
         if not ok:
@@ -372,7 +420,7 @@ async def _console_plants(
             extra = {"reason": "other"} if action == "reject" else {}
             who = observer if action == "flag" else host
             ok, result = await who.command(
-                action=action, question=qid, note=plants.value(name, form), **extra
+                action=action, question=qid, note=plants.marked(name, form), **extra
             )
             if not ok:
                 plants.refuse(name, form, f"error {result}")
@@ -393,7 +441,7 @@ async def _console_plants(
             continue
         for action, name in (("live_answer", "leader.live_answer"), ("answered", "leader.summary")):
             ok, result = await leader.command(
-                action=action, question=qid, summary=plants.value(name, form)
+                action=action, question=qid, summary=plants.marked(name, form)
             )
             if not ok:
                 plants.refuse(name, form, f"error {result}")
@@ -403,14 +451,28 @@ async def _console_plants(
 
 
 def _carrier_asks(count: int) -> list[int]:
-    client, ids = Client(), []
-    for _ in range(count):
+    ids: list[int] = []
+    clients = [citizen() for _ in range(0, count, len(FORM_KEYS))]
+    for n in range(count):
+        client = clients[n // len(FORM_KEYS)]
         status, body = _post(
             client, f"/api/sessions/{SLUG}/questions", {"text": subject_text("请问", "无")}
         )
         assert status < 400, body
         ids.append(body["id"])
     return ids
+
+
+_addresses = itertools.count(1)
+
+
+def citizen() -> Client:
+    """A browser of its own, from an address of its own, that loaded the viewer page
+    first (as a citizen does before asking)."""
+    n = next(_addresses)
+    client = Client(REMOTE_ADDR=f"10.{n // 250 % 250}.{n % 250}.7")
+    client.get(f"/s/{SLUG}/")
+    return client
 
 
 def _staff_client(user: Any) -> Client:
@@ -427,9 +489,9 @@ def _stage(scene: Scene, users: dict[str, Any]) -> None:
     plants = scene.plants
     host = _staff_client(users["host"])
     base = f"/api/streaming/sessions/{SLUG}"
-    items = [{"title": plants.value("agenda.title", form)} for form in FORM_KEYS]
+    items = [{"title": plants.marked("agenda.title", form)} for form in FORM_KEYS]
     items += [
-        {"title": plants.value("agenda.confidential_title", form), "confidential": True}
+        {"title": plants.marked("agenda.confidential_title", form), "confidential": True}
         for form in FORM_KEYS
     ]
     status, body = _post(host, f"{base}/agenda", {"items": items}, method="put")
@@ -444,24 +506,41 @@ def _stage(scene: Scene, users: dict[str, Any]) -> None:
                 status, answer = _post(host, f"{base}/agenda/current", {"item": item["id"]})
                 if status >= 400:
                     scene.problems.append(f"agenda/current {item['id']}: {_reason(status, answer)}")
-    for form in FORM_KEYS:
-        label = plants.value("guest.label", form)
-        status, body = _post(host, f"{base}/guests", {"label": label, "kind": "guest"})
-        if status >= 400:
-            plants.refuse("guest.label", form, _reason(status, body))
-            continue
-        guest_id, token = body["guest"]["id"], body["token"]
-        scene.add("guest_id", guest_id)
-        scene.add("token", token)
-        scene.add("invite_id", guest_id)
-        try:
-            stream.do_guest_connect(token, timezone.now())
-        except Exception as exc:  # a refusal the engine would get; noted, not fatal
-            scene.problems.append(f"guest connect {guest_id}: {exc}")
-            continue
-        status, answer = _post(host, f"{base}/guests/{guest_id}/on_air", {})
-        if status >= 400:
-            scene.problems.append(f"guest on_air {guest_id}: {_reason(status, answer)}")
+    # Guests on air (the label shows as 连线中: <label>) and links not used yet (the guest
+    # opens the join page with the label on it).
+    for field_name, on_air in (("guest.invite_label", False), ("guest.label", True)):
+        for form in FORM_KEYS:
+            label = name_value(plants, field_name, form)
+            status, body = _post(host, f"{base}/guests", {"label": label, "kind": "guest"})
+            if status >= 400:
+                plants.refuse(field_name, form, _reason(status, body))
+                continue
+            guest_id, token = body["guest"]["id"], body["token"]
+            scene.add("guest_id", guest_id)
+            scene.add("token", token)
+            scene.add("invite_id", guest_id)
+            if not on_air:
+                scene.unused_tokens.append(token)
+                continue
+            try:
+                stream.do_guest_connect(token, timezone.now())
+            except Exception as exc:  # a refusal the engine would get; noted, not fatal
+                scene.problems.append(f"guest connect {guest_id}: {exc}")
+                continue
+            status, answer = _post(host, f"{base}/guests/{guest_id}/on_air", {})
+            if status >= 400:
+                scene.problems.append(f"guest on_air {guest_id}: {_reason(status, answer)}")
+
+
+def _guest_pages(scene: Scene) -> None:
+    """What a guest's link shows before the session ends (afterwards it answers 409)."""
+    from tests.pii_scan_outputs import decode
+
+    for token in scene.unused_tokens:
+        for url in (f"/guest/{token}/join", f"/api/streaming/guests/{token}"):
+            response = Client().get(url)
+            assert response.status_code == 200, (url, response.status_code)
+            scene.early_outputs.append((f"GET {url} as the guest, live", decode(response)))
 
 
 def _library(scene: Scene, users: dict[str, Any]) -> None:
@@ -469,8 +548,8 @@ def _library(scene: Scene, users: dict[str, Any]) -> None:
     staff = _staff_client(users["staff"])
     for form in FORM_KEYS:
         body = {
-            "question": subject_text("咨询：", plants.value("library.question", form)),
-            "answer": "答复：请联系经办人 " + plants.value("library.answer", form),
+            "question": subject_text("咨询：", plants.marked("library.question", form)),
+            "answer": "答复：请联系经办人 " + plants.marked("library.answer", form),
             "published": True,
         }
         status, answer = _post(staff, "/api/library", body)
@@ -479,6 +558,14 @@ def _library(scene: Scene, users: dict[str, Any]) -> None:
                 plants.refuse(name, form, _reason(status, answer))
             continue
         scene.add("entry_id", answer["id"])
+    for run in chunks(battery(plants, "battery.library_answer"), 3500):
+        body = {"question": subject_text("咨询：", "各种写法的联系方式"), "answer": text_of(run)}
+        status, answer = _post(staff, "/api/library", {**body, "published": True})
+        if status >= 400:
+            for key, _ in run:
+                plants.refuse(*key, _reason(status, answer))
+        else:
+            scene.add("entry_id", answer["id"])
 
 
 def _record(session_id: int, start: Any, end: Any) -> None:
@@ -491,7 +578,7 @@ def _record(session_id: int, start: Any, end: Any) -> None:
 # The follow-up steps: (API path tail, who, body builder). Each text field gets the plant
 # of the task's form; a step refused by the product marks its field refused for that form.
 _TASK_STEPS: tuple[
-    tuple[str, str, str | None, Callable[[str, dict[str, int]], dict[str, Any]]], ...
+    tuple[str, str, str | None, Callable[[str, dict[str, Any]], dict[str, Any]]], ...
 ] = (
     (
         "assign",
@@ -528,6 +615,26 @@ _TASK_STEPS: tuple[
 )
 
 
+_EVALUATED_STEPS: tuple[
+    tuple[str, str, str | None, Callable[[str, dict[str, Any]], dict[str, Any]]], ...
+] = (
+    ("assign", "staff", None, lambda v, ctx: {"lead_department": ctx["dept"], "publish": True}),
+    ("accept", "editor", None, lambda v, ctx: {}),
+    ("reply", "editor", "@battery", lambda v, ctx: {"text": ctx["battery"]}),
+    ("reply/editor-approve", "editor", None, lambda v, ctx: {}),
+    ("reply/section-approve", "section", None, lambda v, ctx: {}),
+    ("reply/sign-off", "leader", None, lambda v, ctx: {}),
+    (
+        "evaluation",
+        "citizen",
+        "task.evaluation_comment",
+        lambda v, ctx: {"resolved": "no", "satisfaction": "unsatisfied", "comment": v},
+    ),
+    ("close", "staff", None, lambda v, ctx: {"resolved": False, "note": ""}),
+    ("reopen", "staff", "task.reopen_reason", lambda v, ctx: {"reason": v}),
+)
+
+
 def _followup(scene: Scene, users: dict[str, Any], session_id: int) -> None:
     from hub.followup import actions as followup
     from hub.followup.codes import issue_code
@@ -536,7 +643,9 @@ def _followup(scene: Scene, users: dict[str, Any], session_id: int) -> None:
     from tests.followup_steps import department_user
 
     plants = scene.plants
-    housing = Department.objects.create(name="市城市管理局", level=DepartmentLevel.CITY)
+    housing, _ = Department.objects.get_or_create(
+        name="市城市管理局", defaults={"level": DepartmentLevel.CITY}
+    )
     housing.members.add(users["dept"])
     scene.add("department_id", housing.pk)
     people = {
@@ -546,78 +655,104 @@ def _followup(scene: Scene, users: dict[str, Any], session_id: int) -> None:
         "leader": _staff_client(department_user("pii_leader", housing)),
     }
     followup.do_create_tasks_for_session(session_id)
-    tasks = list(
-        FollowUpTask.objects.filter(session_id=session_id, question__channel="hotline")
-        .filter(question__channel_source_id__startswith="pii-")
-        .select_related("question")
-        .order_by("question__channel_source_id")
-    )
     for task in FollowUpTask.objects.filter(session_id=session_id):
         scene.add("task_id", task.pk)
         scene.add("request_id", task.pk)
-    by_form = {}
-    for task in tasks:
-        k = int(task.question.channel_source_id.removeprefix("pii-").removesuffix("b"))
-        by_form[FORM_KEYS[k]] = task
-    for form in FORM_KEYS:
-        task = by_form.get(form)
-        names = [step[2] for step in _TASK_STEPS if step[2]] + ["task.evaluation_comment"]
-        if task is None:
-            for name in names:
-                plants.refuse(name, form, "no task (the hotline question was not stored)")
-            continue
-        failed = None
-        asker = TaskAsker.objects.filter(task=task).order_by("pk").first()
-        context = {"dept": housing.pk, "asker": asker.pk if asker else 0}
-        for tail, who, name, make in _TASK_STEPS:
-            value = plants.value(name, form) if name else ""
-            if failed:
-                if name:
-                    plants.refuse(name, form, f"not reached: {failed}")
-                continue
-            if tail == "close":
-                # The asker rates the reply with their private code before it is closed.
-                code = issue_code(task.question)
-                scene.add("code", code)
-                status, body = _post(
-                    Client(),
-                    f"/api/followup/by-code/{code}/evaluation",
-                    {
-                        "resolved": "yes",
-                        "satisfaction": "satisfied",
-                        "comment": plants.value("task.evaluation_comment", form),
-                    },
-                )
-                if status >= 400:
-                    plants.refuse("task.evaluation_comment", form, _reason(status, body))
-            status, body = _post(
-                people[who], f"/api/followup/work/tasks/{task.pk}/{tail}", make(value, context)
+    # The hotline questions' tasks get the department's texts and a staff callback; the
+    # call-ins' tasks the asker's own evaluation (one per round) and a reopening.
+    # The call-ins' replies carry every form of tests/pii_forms.py, a share each.
+    replies = chunks(battery(plants, "battery.reply"), 700)
+    per_task = -(-len(replies) // len(FORM_KEYS))
+    for carrier, steps in (("hotline.content", _TASK_STEPS), ("callin.text", _EVALUATED_STEPS)):
+        for k, form in enumerate(FORM_KEYS):
+            run = [pair for r in replies[k * per_task : (k + 1) * per_task] for pair in r]
+            if carrier == "hotline.content":
+                run = []
+            names = [step[2] for step in steps if step[2] and step[2] != "@battery"]
+            marker = plants.markers.get((carrier, form))
+            task = (
+                FollowUpTask.objects.filter(session_id=session_id, question__text__contains=marker)
+                .select_related("question")
+                .first()
+                if marker and (carrier, form) in plants.planted
+                else None
             )
-            if status >= 400:
-                failed = f"{tail} {_reason(status, body)}"
-                if name:
-                    plants.refuse(name, form, failed)
-        if failed:
-            scene.problems.append(f"task {task.pk} ({form}): {failed}")
+            if task is not None:
+                scene.planted_tasks.append(task.pk)
+            if task is None:
+                for name in names:
+                    plants.refuse(name, form, f"no task ({carrier} was not planted)")
+                for key, _ in run:
+                    plants.refuse(*key, f"no task ({carrier} was not planted)")
+                continue
+            asker = TaskAsker.objects.filter(task=task).order_by("pk").first()
+            context = {
+                "dept": housing.pk,
+                "asker": asker.pk if asker else 0,
+                "battery": "经核实：" + (text_of(run) or "已安排处理。"),
+            }
+            failed = None
+            for tail, who, step_field, make in steps:
+                name = None if step_field == "@battery" else step_field
+                value = plants.marked(name, form) if name else "经核实，已安排处理。"
+                if failed:
+                    if name:
+                        plants.refuse(name, form, f"not reached: {failed}")
+                    if step_field == "@battery":
+                        for key, _ in run:
+                            plants.refuse(*key, f"not reached: {failed}")
+                    continue
+                if tail == "evaluation":
+                    code = issue_code(task.question)
+                    scene.add("code", code)
+                    url, client = f"/api/followup/by-code/{code}/evaluation", citizen()
+                else:
+                    url, client = f"/api/followup/work/tasks/{task.pk}/{tail}", people[who]
+                status, body = _post(client, url, make(value, context))
+                if status >= 400:
+                    failed = f"{tail} {_reason(status, body)}"
+                    if name:
+                        plants.refuse(name, form, failed)
+                    if step_field == "@battery":
+                        for key, _ in run:
+                            plants.refuse(*key, failed)
+            if failed:
+                scene.problems.append(f"task {task.pk} ({form}): {failed}")
 
 
 async def plant_everything(users: dict[str, Any]) -> Scene:
     """Plant every field × form and collect what the viewer stream and the observer's
     console carried meanwhile."""
-    from hub.models import LiveSession, Question
+    from hub.models import Question
 
     scene = Scene()
+    clock = time.monotonic()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.monotonic()
+        scene.timings[name] = scene.timings.get(name, 0.0) + now - clock
+        clock = now
+
     session = await sync_to_async(_make_session)(users, scene)
     live_viewer = Viewer()
     await live_viewer.open()
+    await live_viewer.drain()
+    first_seq = live_viewer.frames[0]["seq"] if live_viewer.frames else 0
+    lap("session")
     await sync_to_async(_web_asks)(scene)
     await sync_to_async(_web_asks)(scene, private=True)
+    await sync_to_async(_battery_asks)(scene)
+    lap("web asks")
     await sync_to_async(_microblog)(scene)
     await sync_to_async(_hotline)(scene)
     await live_viewer.drain()
+    lap("webhooks")
     start = timezone.now() - timedelta(seconds=5)
     consoles = await _console_plants(scene, users, live_viewer)
+    lap("console")
     await sync_to_async(_stage)(scene, users)
+    await sync_to_async(_guest_pages)(scene)
     await sync_to_async(_library)(scene, users)
     await live_viewer.drain()
     await sync_to_async(_record)(session.pk, start, timezone.now())
@@ -626,25 +761,29 @@ async def plant_everything(users: dict[str, Any]) -> Scene:
     for console in consoles.values():
         await console.drain()
     await live_viewer.drain()
+    lap("stage, library, end")
     await sync_to_async(_followup)(scene, users, session.pk)
-    await consoles["observer"].drain()
-    await live_viewer.drain()
+    await consoles["observer"].drain(quiet=0.3)
+    await live_viewer.drain(quiet=0.3)
+    lap("follow-up")
     scene.observer_frames = consoles["observer"].frames
+    scene.staff_frames = consoles["host"].frames + consoles["leader"].frames
     scene.viewer_frames = live_viewer.frames
     for console in consoles.values():
         await console.communicator.disconnect()
     await live_viewer.communicator.disconnect()
-    # A viewer that comes back with ``since`` (the whole log) and a fresh one.
-    since = Viewer(since=0)
-    await since.open()
-    await since.drain()
-    scene.viewer_since_frames = since.frames
-    await since.communicator.disconnect()
-    fresh = Viewer()
-    await fresh.open()
-    await fresh.drain()
-    scene.viewer_snapshot_after = fresh.frames
-    await fresh.communicator.disconnect()
+    # A viewer that comes back with ``since`` (everything after its first snapshot), one
+    # with since=0, and a fresh one.
+    for since, into in (
+        (first_seq, scene.viewer_since_frames),
+        (0, scene.viewer_since_frames),
+        (None, scene.viewer_snapshot_after),
+    ):
+        again = Viewer(since=since)
+        await again.open()
+        await again.drain(quiet=0.3)
+        into.extend(again.frames)
+        await again.communicator.disconnect()
     ids = await sync_to_async(
         lambda: list(
             Question.objects.filter(session__slug=SLUG).order_by("pk").values_list("pk", flat=True)
@@ -655,8 +794,27 @@ async def plant_everything(users: dict[str, Any]) -> Scene:
     scene.merged = await sync_to_async(
         lambda: Question.objects.filter(session__slug=SLUG, state="merged").count()
     )()
-    await sync_to_async(lambda: LiveSession.objects.get(slug=SLUG))()
+    lap("viewers")
     return scene
 
 
-__all__ = ["FORMS", "SLUG", "Scene", "plant_everything"]
+def seed_for_server() -> dict[str, Any]:
+    """Plant everything in a server's own database (run in a separate process before the
+    server starts, see the browser test); returns what the browser scan needs."""
+    import asyncio
+
+    from django.contrib.auth.models import User
+    from django.test.utils import setup_test_environment
+
+    setup_test_environment()  # the test client's host name is allowed, as in a test
+    users = {u.username: u for u in User.objects.all()}
+    scene = asyncio.run(plant_everything(users))
+    return {
+        "params": scene.params,
+        "planted_tasks": scene.planted_tasks,
+        "plants": [[p.field, p.form, p.value, list(p.cores)] for p in scene.plants],
+        "markers": [[f, m, marker] for (f, m), marker in scene.plants.markers.items()],
+    }
+
+
+__all__ = ["FORMS", "SLUG", "Scene", "plant_everything", "seed_for_server"]

@@ -66,5 +66,11 @@ bench: $(VENV)/.dev
 bench-quick: $(VENV)/.dev
 	$(BIN)/python -m tests.bench.fanout --quick --out bench-report-quick.txt
 
+# The attacker's drill (issue 10): a real server on SQLite and one on PostgreSQL, attacked
+# over HTTP and WebSocket only; the figures in var/attack-report.txt, exit 1 on a missed target.
+.PHONY: drill-attack
+drill-attack: $(VENV)/.dev
+	$(BIN)/python -m tests.drills.attack --databases sqlite,postgres --out var/attack-report.txt
+
 clean:
 	rm -rf $(VENV) var staticfiles

@@ -154,12 +154,13 @@ _LINK_TRAILING = ".,;:!?)]'\""
 
 
 def find_link(text: str) -> str | None:
-    """The first link in ``text`` (full-width forms folded), trailing punctuation dropped,
-    personal data in it masked; None when there is none."""
-    m = _LINK.search(text.translate(WIDTH_TABLE))
+    """The first link in ``text`` (full-width forms folded), trailing punctuation dropped;
+    None when there is none. Read from the text with its personal data masked, so a link
+    never shows a number or an address glued to it (http://t.cn/x13812345678)."""
+    m = _LINK.search(mask_personal_data(text).translate(WIDTH_TABLE))
     if m is None:
         return None
-    return mask_personal_data(m.group(0).rstrip(_LINK_TRAILING))
+    return m.group(0).rstrip(_LINK_TRAILING)
 
 
 # --- the screening -----------------------------------------------------------------------

@@ -101,6 +101,7 @@ def test_a_landline_with_its_area_code_is_found_in_every_written_form(
 
 def test_a_landline_extension_stays_and_the_number_is_masked() -> None:
     assert mask_personal_data("0527-88886666转801") == "0527-****6666转801"
+    assert public_name("0527-88886666 ext. 801") == ""
 
 
 def test_a_local_number_is_masked_only_after_a_contact_word() -> None:
@@ -493,3 +494,19 @@ def test_the_policy_module_imports_only_the_standard_library() -> None:
 def test_brackets_around_a_whole_number_stay_balanced() -> None:
     assert mask_personal_data("(13812345678)") == "(138****5678)"
     assert mask_personal_data("（+86）13812345678") == "138****5678"
+
+
+@PROPERTY
+@given(
+    kind=st.sampled_from([k for k in KINDS if k != "handle"]),
+    rng=st.randoms(use_true_random=False),
+)
+def test_a_name_that_is_only_a_number_or_an_address_in_any_form_is_no_name(
+    kind: str, rng: random.Random
+) -> None:
+    number = random_number(kind, rng)
+    assert public_name(render(number, kind, rng)) == ""
+    # 三 is a numeral too: glued to a number in Chinese numerals it may read as its first
+    # digit (张三一一〇一… → 张****…). The name may lose it; the number never shows.
+    named = public_name(f"张三{render(number, kind, rng)}")
+    assert named.startswith("张") and not leaked(number, kind, named)

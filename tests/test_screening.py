@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hub.lib.personal_data import (
     find_personal_data,
@@ -17,6 +20,7 @@ from hub.lib.personal_data import (
 from hub.models import AuditEntry, Question
 from moderation.models import CategoryPolicy, LexiconEntry
 from moderation.screening import fold, screen
+from tests.pii_forms import KINDS, leaked, random_number, render
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("lexicon")]
 
@@ -224,3 +228,23 @@ def test_the_same_text_twice_from_one_asker_is_held_as_a_repeat(
     again = ask("路灯坏了请尽快修", asker_ref="tel:13800000000")
     assert [f["kind"] for f in again.screening_flags] == ["repeat"]
     assert again.state == "pending"
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    database=None,
+    # The fixtures only load the lexicon: nothing a generated example changes.
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(kind=st.sampled_from(KINDS), rng=st.randoms(use_true_random=False))
+def test_screening_never_shows_a_planted_number_in_its_text_or_its_flags(
+    kind: str, rng: random.Random
+) -> None:
+    number = random_number(kind, rng)
+    text = f"链接 http://t.cn/abc{render(number, kind, rng)}，麻烦尽快处理"
+    result = screen(text)
+    assert not leaked(number, kind, result.text), result.text
+    for flag in result.flags:
+        assert not leaked(number, kind, flag.match), flag
+    assert any(f.category == "personal_data" for f in result.flags)

@@ -348,6 +348,7 @@ _DECIMAL = re.compile(rf"[{_DIGIT_CLASS}][.．][{_DIGIT_CLASS}]")
 
 
 _CLOSING = re.compile("[)）]")
+_EXTENSION = re.compile(r"\s?(?:转|分机|ext\.?\s?|x)\s?[0-9]{1,6}(?![0-9])", re.IGNORECASE)
 # O / o for 0 and l / I for 1, right next to a digit and not part of a word.
 _LOOKALIKE = re.compile(r"(?<=[0-9０-９])[OolI]+(?![A-Za-z])|(?<![A-Za-z])[OolI]+(?=[0-9０-９])")
 _LOOKALIKE_TABLE = str.maketrans("OolI", "0011")
@@ -389,15 +390,24 @@ def _chain_numbers(text: str, start: int, end: int) -> list[tuple[int, int, str,
     weak = _WeakGroups(text, starts) if _WEAK.search(text, start, end) else None
     # The readings that cover the most digits win (张三 + an ID number: the ID, not a
     # shorter number that starts at 三); on a tie the earlier-listed reading, then the later
-    # start. best[i]: (digits covered from symbol i on, the number chosen at i or None).
-    best: list[tuple[int, _Number | None]] = [(0, None)] * (n + 1)
+    # start. A reading that starts or ends with a lone Chinese numeral glued to other digits
+    # (三 in 张三310104…) counts 1.5 digits less, so 三 + a card never beats the ID after it.
+    # best[i]: (digits covered from symbol i on, the number chosen at i or None).
+    chinese = [_script(text[k]) == _CHINESE_SCRIPT for k in starts]
+
+    def glued(a: int, b: int) -> bool:
+        return chinese[a] and not chinese[b] and abs(starts[a] - starts[b]) == 1
+
+    best: list[tuple[float, _Number | None]] = [(0.0, None)] * (n + 1)
     for i in range(n - 1, -1, -1):
-        choice: tuple[int, _Number | None] = (best[i + 1][0], None)
+        choice: tuple[float, _Number | None] = (best[i + 1][0], None)
         if cut[i] and joined[i] != "X":
             for reading in _numbers_at(joined, i, cut):
-                if weak is not None and not weak.allow(i, i + reading.length, reading.kind):
+                j = i + reading.length
+                if weak is not None and not weak.allow(i, j, reading.kind):
                     continue
-                covered = reading.length + best[i + reading.length][0]
+                covered = reading.length - 1.5 * (glued(i, i + 1) + glued(j - 1, j - 2))
+                covered += best[j][0]
                 if covered > choice[0]:
                     choice = (covered, reading)
         best[i] = choice
@@ -416,7 +426,11 @@ def _chain_numbers(text: str, start: int, end: int) -> list[tuple[int, int, str,
                 first -= 1
             if first > 0 and text[first - 1] in "(（" and _CLOSING.search(text, first, last):
                 first -= 1
-        found.append((first, last, str(number.kind), number.masked))
+        masked = number.masked
+        if number.kind == PersonalDataKind.LANDLINE and (ext := _EXTENSION.match(text, last)):
+            masked += ext.group(0)  # 转801: the extension goes with its number, as written
+            last = ext.end()
+        found.append((first, last, str(number.kind), masked))
         i += number.length
     return found
 
@@ -442,8 +456,9 @@ _EMAIL_HINT = re.compile(r"@|(?i:at)|艾特")
 _DOT_WORD = re.compile(rf"\s*{_DOT}\s*")
 
 _HANDLE_WORDS = (
-    "(?<![a-z])(?:qq|vx|wx|wechat|weixin|v信|q号|v号)|扣扣|抠抠|蔻蔻|企鹅|微信|威信|薇信|徽信|"
-    "维信|加我|加v|加微"
+    # No word boundary before the ASCII words: "abcQQ12345" offers a QQ number all the same,
+    # and an id masked by mistake inside a word costs nothing.
+    "qq|vx|wx|wechat|weixin|v信|q号|v号|扣扣|抠抠|蔻蔻|企鹅|微信|威信|薇信|徽信|维信|加我|加v|加微"
 )
 _PHONE_WORDS = "(?<![a-z])(?:tel|call)|电话|座机|手机|联系方式|联系电话"
 _ID_AFTER = r"(?:号码|号|账号|帐号|id(?![a-z0-9_])|[\s:：=是为]){0,6}"

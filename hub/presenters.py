@@ -54,10 +54,12 @@ def session_info(session: LiveSession) -> protocol.SessionInfo:
         scheduled_end=session.scheduled_end,
         started_at=session.started_at,
         ended_at=session.ended_at,
+        # A guest whose name is only a number (masked to nothing) is left out, as on the
+        # server-rendered page.
         guests=[
             protocol.Guest(name=str(g.get("name", "")), title=str(g.get("title", "")))
             for g in session.guests or []
-            if isinstance(g, dict)
+            if isinstance(g, dict) and public_name(str(g.get("name", "")))
         ],
         departments=[d.name for d in session.departments.all()],
     )

@@ -268,6 +268,17 @@ def test_planted_numbers_in_guests_agenda_and_guest_labels_reach_no_viewer_outpu
     assert leaks_by_output(outputs) == {}
 
 
+def test_a_guest_named_only_by_a_number_is_left_out_of_the_session_and_the_page(
+    make_session: Callable[..., Any], client: Client
+) -> None:
+    make_session(
+        "live", slug="g", guests=[{"name": FORMS["dotted"][0]}, {"name": "王局长", "title": "局长"}]
+    )
+    assert client.get("/api/sessions/g").json()["guests"] == [{"name": "王局长", "title": "局长"}]
+    page = client.get("/s/g/").content.decode()
+    assert "王局长" in page and leaks(page) == [] and "139****5508" not in page
+
+
 def test_the_observer_console_stage_has_no_confidential_title_and_no_planted_number(
     users: dict[str, Any], make_session: Callable[..., Any]
 ) -> None:

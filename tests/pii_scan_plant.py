@@ -99,6 +99,7 @@ class Scene:
     early_outputs: list[tuple[str, str]] = field(default_factory=list)
     unused_tokens: list[str] = field(default_factory=list)
     planted_tasks: list[int] = field(default_factory=list)  # tasks carrying follow-up plants
+    carriers: list[int] = field(default_factory=list)  # rejected, deferred, flagged (by form)
 
     def add(self, name: str, value: Any) -> None:
         values = self.params.setdefault(name, [])
@@ -205,7 +206,11 @@ def _make_session(users: dict[str, Any], scene: Scene) -> Any:
         users["host"],
         slug=SLUG,
         kind="qa",
-        title="全媒体问政：城市管理面对面",
+        title="全媒体问政：城市管理面对面 "
+        + "，".join(
+            plants.marked("session.title", form)
+            for form in ("mobile_chinese", "id18_split", "landline_dash", "qq")
+        ),
         description=joined(plants, "session.description", "本期嘉宾及联系人：")
         + "；"
         + text_of(battery(plants, "battery.description")),
@@ -313,6 +318,29 @@ def _microblog(scene: Scene) -> None:
                 plants.refuse(*key, f"rejected {why.get('code') if why else status}")
 
 
+def _microblog_comments(scene: Scene) -> None:
+    """Comments under the official account's posts: the same fields, another item kind."""
+    plants = scene.plants
+    fields = ("microblog.comment_text", "microblog.comment_name")
+    comments = [
+        {
+            "id": 4_100_000_000_000_000 + k,
+            "idstr": str(4_100_000_000_000_000 + k),
+            "text": subject_text("评论里问：", plants.marked(fields[0], form)),
+            "created_at": "Sun Nov 22 14:32:00 +0800 2026",
+            "user": {"id": 2_900_000 + k, "screen_name": name_value(plants, fields[1], form)},
+        }
+        for k, form in enumerate(FORM_KEYS)
+    ]
+    status, body = _signed(
+        Client(),
+        "/api/intake/microblog",
+        {"session": SLUG, "comments": comments},
+        settings.MICROBLOG_SECRET,
+    )
+    _per_item(scene, status, body, "comment:41000000000000", fields)
+
+
 def _hotline(scene: Scene) -> None:
     plants = scene.plants
     fields = ("hotline.content", "hotline.caller_name", "hotline.caller_phone")
@@ -395,6 +423,7 @@ async def _console_plants(
     await observer.drain()
     # Carriers of the host's and the observer's notes: neutral questions of their own.
     carriers = await sync_to_async(_carrier_asks)(3 * len(FORM_KEYS))
+    scene.carriers = carriers
     pending = await sync_to_async(
         lambda: list(
             Question.objects.filter(session__slug=SLUG, visibility="public")
@@ -718,6 +747,38 @@ def _followup(scene: Scene, users: dict[str, Any], session_id: int) -> None:
                             plants.refuse(*key, failed)
             if failed:
                 scene.problems.append(f"task {task.pk} ({form}): {failed}")
+    # The deferred questions' tasks are returned by the department, the flagged ones'
+    # dismissed by staff: both with a reason.
+    n = len(FORM_KEYS)
+    staff, editor = people["staff"], people["editor"]
+    for k, form in enumerate(FORM_KEYS):
+        for qid, field_name, steps in (
+            (
+                scene.carriers[n + k] if len(scene.carriers) > n + k else None,
+                "task.return_reason",
+                (
+                    ("assign", staff, lambda v: {"lead_department": housing.pk}),
+                    ("return", editor, lambda v: {"reason": v}),
+                ),
+            ),
+            (
+                scene.carriers[2 * n + k] if len(scene.carriers) > 2 * n + k else None,
+                "task.dismiss_reason",
+                (("dismiss", staff, lambda v: {"reason": v}),),
+            ),
+        ):
+            task = FollowUpTask.objects.filter(question_id=qid).first() if qid else None
+            if task is None:
+                plants.refuse(field_name, form, "no task for its question")
+                continue
+            value = plants.marked(field_name, form)
+            for tail, client, make in steps:
+                status, body = _post(
+                    client, f"/api/followup/work/tasks/{task.pk}/{tail}", make(value)
+                )
+                if status >= 400:
+                    plants.refuse(field_name, form, f"{tail} {_reason(status, body)}")
+                    break
 
 
 async def plant_everything(users: dict[str, Any]) -> Scene:
@@ -745,6 +806,7 @@ async def plant_everything(users: dict[str, Any]) -> Scene:
     await sync_to_async(_battery_asks)(scene)
     lap("web asks")
     await sync_to_async(_microblog)(scene)
+    await sync_to_async(_microblog_comments)(scene)
     await sync_to_async(_hotline)(scene)
     await live_viewer.drain()
     lap("webhooks")

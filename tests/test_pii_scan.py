@@ -168,11 +168,38 @@ def test_the_scanner_finds_every_form_and_not_its_masked_version() -> None:
     assert not scan("synthetic", "2026-12-04T18:30:00 #123 id=4567", list(plants))
 
 
+@pytest.mark.django_db
+def test_a_new_public_route_that_leaks_is_scanned_without_being_listed(
+    settings: Any, live_session: Any, ask: Any
+) -> None:
+    """The crawl takes its routes from the URL conf: a route added tomorrow (here by a URL
+    conf that extends the product's) is fetched with the planted ids, and its unmasked
+    output is a leak; a public route whose parameter nothing fills is reported."""
+    plants = Plants()
+    question = ask(f"请回电{plants.value('probe.text', 'mobile_spaced_digits')}谢谢")
+    settings.ROOT_URLCONF = "tests.pii_scan_urls"
+    crawler = Crawler(
+        {"anonymous": Client()}, {"slug": [live_session.slug], "question_id": [str(question.pk)]}
+    )
+    crawler.crawl_routes({})
+    leaks = [hit for o in crawler.outputs for hit in scan(o.name, o.text, list(plants))]
+    assert [(h.output, h.field, h.form) for h in leaks] == [
+        (
+            f"GET /new-feature/questions/{question.pk}.json as anonymous",
+            "probe.text",
+            "mobile_spaced_digits",
+        )
+    ]
+    assert any(
+        u.startswith("new-feature/widgets/<str:widget_key>") for u in crawler.report.unfillable
+    )
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("lexicon")
 @pytest.mark.timeout(600)  # about a minute alone; the machine is shared with 2 cores
 async def test_personal_data_planted_in_every_field_reaches_no_public_output(
-    users: dict[str, Any], frames: Any
+    users: dict[str, Any], frames: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     started = time.monotonic()
     scene = await plant_everything(users)
@@ -240,7 +267,8 @@ async def test_personal_data_planted_in_every_field_reaches_no_public_output(
         folder.mkdir(parents=True, exist_ok=True)
         for n, output in enumerate(outputs):
             (folder / f"{n:04d}.txt").write_text(f"{output.name}\n\n{output.text}")
-    print("\n" + summary + f"\n(full report: {REPORT})")
+    with capsys.disabled():
+        print("\n" + summary + f"\n(full report: {REPORT})")
 
     # The test scanned something real: the plants are stored, the outputs many.
     assert not lost, f"planted, and neither the number nor its marker reached staff: {lost}"
@@ -334,6 +362,7 @@ def _read_page(page: Any, url: str, ready: str | None = None) -> str:
 def test_public_pages_rendered_in_chromium_show_no_planted_personal_data(
     browser: Any,  # noqa: F811 - the fixture imported above
     planted_server: Any,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     from tests.live import DEMO_PASSWORD
     from tests.pii_scan_plant import SLUG
@@ -387,7 +416,8 @@ def test_public_pages_rendered_in_chromium_show_no_planted_personal_data(
     (REPORT.parent / "pii-scan-browser-report.txt").write_text(
         "\n".join([summary, "", *sorted(str(h) for h in leaks)]) + "\n"
     )
-    print("\n" + summary)
+    with capsys.disabled():
+        print("\n" + summary)
     # The pages showed the planted objects (masked): the scan read real content.
     shown = {f for f, _ in visible}
     for field in ("web.text", "hotline.content", "leader.summary", "task.reply", "library.answer"):

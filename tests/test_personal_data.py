@@ -21,7 +21,15 @@ from hub.lib.personal_data import (
     mask_personal_data,
     public_name,
 )
-from tests.pii_forms import KINDS, digit_runs, leaked, random_number, render, render_forms
+from tests.pii_forms import (
+    KINDS,
+    digit_runs,
+    leaked,
+    random_number,
+    render,
+    render_forms,
+    sweep,
+)
 
 PROPERTY = settings(
     max_examples=300,
@@ -510,3 +518,9 @@ def test_a_name_that_is_only_a_number_or_an_address_in_any_form_is_no_name(
     # digit (张三一一〇一… → 张****…). The name may lose it; the number never shows.
     named = public_name(f"张三{render(number, kind, rng)}")
     assert named.startswith("张") and not leaked(number, kind, named)
+
+
+def test_a_small_sweep_of_every_form_misses_and_leaks_nothing() -> None:
+    counts = sweep(numbers_per_kind=3, random_forms=5, seed=7)
+    assert counts["texts"] > 1000
+    assert (counts["missed"], counts["leaked"], counts["not_final"]) == (0, 0, 0)

@@ -391,182 +391,205 @@ class Staff:
     sweeper: Browserless  # the host again, in a session of its own for the sweep
 
 
-async def personal_data(hub: HubServer, people: Staff, counts: Counts, run: Run) -> None:
-    plants = Plants()
-    params: dict[str, list[str]] = {"slug": [SLUG]}
+class Planting:
+    """Personal data typed into every writable field, through the paths a user takes: one
+    number per (field, form) (:class:`tests.pii_scan_forms.Plants`); an input that refuses
+    a plant is recorded as refused, not planted."""
 
-    def add(name: str, value: Any) -> None:
-        params.setdefault(name, [])
-        if str(value) not in params[name]:
-            params[name].append(str(value))
+    def __init__(self, hub: HubServer, people: Staff, forms: Sequence[str], run: Run) -> None:
+        self.hub, self.people, self.forms, self.run = hub, people, forms, run
+        self.plants = Plants()
+        self.params: dict[str, list[str]] = {"slug": [SLUG]}  # for the crawl's routes
+        self.web_ids: list[int] = []
 
-    def refuse_all(fields: Sequence[str], form: str, why: str) -> None:
+    def add(self, name: str, value: Any) -> None:
+        values = self.params.setdefault(name, [])
+        if str(value) not in values:
+            values.append(str(value))
+
+    def refuse(self, fields: Sequence[str], form: str, why: str) -> None:
         for name in fields:
-            plants.refuse(name, form, why)
+            self.plants.refuse(name, form, why)
 
-    web_ids: list[int] = []
-    async with Collector(hub) as live, Console(people.observer) as observer:
-        async with Console(people.screener) as screener, Console(people.host) as host:
-            # Web asks: text and nickname, each from a browser of its own; a private one.
-            for form in counts.forms:
-                body = {
-                    "text": subject_text("网友提问：", plants.marked("web.text", form)),
-                    "nickname": name_value(plants, "web.nickname", form),
-                }
-                agent = await asyncio.to_thread(page_loaded, hub)
-                status, answer = await asyncio.to_thread(agent.request, "POST", ASK, body)
-                if status != 201:
-                    refuse_all(("web.text", "web.nickname"), form, f"{status} {answer}")
-                    continue
-                web_ids.append(int(answer["id"]))
-                add("question_id", answer["id"])
-                private = {
-                    "text": subject_text("私下反映：", plants.marked("web.private_text", form)),
-                    "private": True,
-                }
-                agent = await asyncio.to_thread(page_loaded, hub)
-                status, answer = await asyncio.to_thread(agent.request, "POST", ASK, private)
-                if status == 201 and answer.get("private_code"):
-                    add("code", answer["private_code"])
-                elif status != 201:
-                    plants.refuse("web.private_text", form, f"{status} {answer}")
-            # A signed microblog delivery: text and screen name.
-            statuses = [
-                {
-                    "id": 5_300_000_000_000_000 + k,
-                    "idstr": str(5_300_000_000_000_000 + k),
-                    "text": subject_text(
-                        "#市长热线面对面# ", plants.marked("microblog.text", form)
-                    ),
-                    "created_at": "Sun Nov 22 14:30:00 +0800 2026",
-                    "user": {
-                        "id": 3_900_000 + k,
-                        "screen_name": name_value(plants, "microblog.screen_name", form),
-                    },
-                }
-                for k, form in enumerate(counts.forms)
-            ]
-            status, answer = await asyncio.to_thread(
-                signed,
-                hub,
-                MICROBLOG,
-                {"session": SLUG, "statuses": statuses},
-                settings.MICROBLOG_SECRET,
-            )
-            _refused_items(
-                plants,
-                counts.forms,
-                status,
-                answer,
-                "status:",
-                5_300_000_000_000_000,
-                ("microblog.text", "microblog.screen_name"),
-            )
+    def phone_like(self, form: str) -> bool:
+        return FORMS[FORM_KEYS.index(form)].phone_like
 
-            # A signed hotline delivery: content, caller name and (phone-like forms) phone.
-            # An order the phone field refuses is sent again without the phone (as the
-            # operator would), so that its content and name are planted all the same.
-            def order(k: int, form: str, phone: bool) -> dict[str, Any]:
-                item = {
-                    "order_id": f"drill-{'' if phone else 'r'}{k:03d}",
-                    "content": subject_text("来电反映：", plants.marked("hotline.content", form)),
-                    "caller_name": name_value(plants, "hotline.caller_name", form),
-                }
-                if phone and FORMS[FORM_KEYS.index(form)].phone_like:
-                    item["caller_phone"] = plants.value("hotline.caller_phone", form)
-                return item
+    def web_asks(self) -> None:
+        """Text and nickname, each question from a browser of its own; a private one."""
+        plants = self.plants
+        for form in self.forms:
+            body = {
+                "text": subject_text("网友提问：", plants.marked("web.text", form)),
+                "nickname": name_value(plants, "web.nickname", form),
+            }
+            status, answer = page_loaded(self.hub).request("POST", ASK, body)
+            if status != 201:
+                self.refuse(("web.text", "web.nickname"), form, f"{status} {answer}")
+                continue
+            self.web_ids.append(int(answer["id"]))
+            self.add("question_id", answer["id"])
+            private = {
+                "text": subject_text("私下反映：", plants.marked("web.private_text", form)),
+                "private": True,
+            }
+            status, answer = page_loaded(self.hub).request("POST", ASK, private)
+            if status == 201 and answer.get("private_code"):
+                self.add("code", answer["private_code"])
+            elif status != 201:
+                plants.refuse("web.private_text", form, f"{status} {answer}")
 
-            hotline_fields = ("hotline.content", "hotline.caller_name", "hotline.caller_phone")
-            orders = [order(k, form, phone=True) for k, form in enumerate(counts.forms)]
-            status, answer = await asyncio.to_thread(
-                signed, hub, HOTLINE, {"session": SLUG, "orders": orders}, settings.HOTLINE_SECRET
-            )
-            refused = _refused_items(
-                plants, counts.forms, status, answer, "drill-", 0, hotline_fields
-            )
-            if refused:
-                again = [order(k, counts.forms[k], phone=False) for k in refused]
-                status, answer = await asyncio.to_thread(
-                    signed,
-                    hub,
-                    HOTLINE,
-                    {"session": SLUG, "orders": again},
-                    settings.HOTLINE_SECRET,
-                )
-                _refused_items(
-                    plants, counts.forms, status, answer, "drill-r", 0, hotline_fields[:2]
-                )
-            # The screener's call-ins.
-            for form in counts.forms:
-                call = {
-                    "action": "submit_call",
-                    "channel": "hotline",
-                    "text": subject_text("热线来电：", plants.marked("callin.text", form)),
-                    "name": name_value(plants, "callin.name", form),
-                }
-                phone = {}
-                if FORMS[FORM_KEYS.index(form)].phone_like:
-                    phone["phone"] = plants.value("callin.phone", form)
-                ok, result = await screener.command(**call, **phone)
-                if not ok and phone:
-                    # The phone field may refuse what is not a phone number: the call is
-                    # typed again without it (its text and name planted all the same).
-                    plants.refuse("callin.phone", form, str(result))
-                    ok, result = await screener.command(**call)
+    def webhooks(self) -> None:
+        """A signed microblog delivery (text, screen name) and a signed hotline delivery
+        (content, caller name and, for phone-like forms, phone). An order the phone field
+        refuses is sent again without the phone, as the operator would."""
+        plants, forms = self.plants, self.forms
+        first_status = 5_300_000_000_000_000
+        statuses = [
+            {
+                "id": first_status + k,
+                "idstr": str(first_status + k),
+                "text": subject_text("#市长热线面对面# ", plants.marked("microblog.text", form)),
+                "created_at": "Sun Nov 22 14:30:00 +0800 2026",
+                "user": {
+                    "id": 3_900_000 + k,
+                    "screen_name": name_value(plants, "microblog.screen_name", form),
+                },
+            }
+            for k, form in enumerate(forms)
+        ]
+        payload = {"session": SLUG, "statuses": statuses}
+        status, answer = signed(self.hub, MICROBLOG, payload, settings.MICROBLOG_SECRET)
+        fields = ("microblog.text", "microblog.screen_name")
+        _refused_items(plants, forms, status, answer, "status:", first_status, fields)
+
+        def order(k: int, form: str, phone: bool) -> dict[str, Any]:
+            item = {
+                "order_id": f"drill-{'' if phone else 'r'}{k:03d}",
+                "content": subject_text("来电反映：", plants.marked("hotline.content", form)),
+                "caller_name": name_value(plants, "hotline.caller_name", form),
+            }
+            if phone and self.phone_like(form):
+                item["caller_phone"] = plants.value("hotline.caller_phone", form)
+            return item
+
+        fields = ("hotline.content", "hotline.caller_name", "hotline.caller_phone")
+        orders = [order(k, form, phone=True) for k, form in enumerate(forms)]
+        payload = {"session": SLUG, "orders": orders}
+        status, answer = signed(self.hub, HOTLINE, payload, settings.HOTLINE_SECRET)
+        refused = _refused_items(plants, forms, status, answer, "drill-", 0, fields)
+        if refused:
+            payload = {"session": SLUG, "orders": [order(k, forms[k], False) for k in refused]}
+            status, answer = signed(self.hub, HOTLINE, payload, settings.HOTLINE_SECRET)
+            _refused_items(plants, forms, status, answer, "drill-r", 0, fields[:2])
+
+    async def call_ins(self, screener: Console) -> None:
+        """The screener types calls in (text, name, phone); a call whose phone is refused
+        is typed again without it."""
+        plants = self.plants
+        for form in self.forms:
+            call = {
+                "action": "submit_call",
+                "channel": "hotline",
+                "text": subject_text("热线来电：", plants.marked("callin.text", form)),
+                "name": name_value(plants, "callin.name", form),
+            }
+            phone = {"phone": plants.value("callin.phone", form)} if self.phone_like(form) else {}
+            ok, result = await screener.command(**call, **phone)
+            if not ok and phone:
+                plants.refuse("callin.phone", form, str(result))
+                ok, result = await screener.command(**call)
+            if not ok:
+                self.refuse(("callin.text", "callin.name"), form, str(result))
+
+    async def publish_and_answer(self, host: Console) -> None:
+        """The host approves what came in; the leader answers the web questions on air."""
+        await host.settle(0.4)
+        for qid, question in sorted(host.questions().items()):
+            if question["visibility"] == "public" and question["state"] in ("pending", "held"):
+                await host.command(action="approve", question=qid)
+        async with Console(self.people.leader) as leader:
+            for form, qid in zip(self.forms, self.web_ids, strict=False):
+                ok, result = await host.command(action="on_air", question=qid)
                 if not ok:
-                    refuse_all(("callin.text", "callin.name"), form, str(result))
-            await host.settle(0.4)
-            log("  planted through the web, the webhooks and the screener")
-            # The host publishes what came in; the leader answers the web questions on air.
-            for qid, question in sorted(host.questions().items()):
-                if question["visibility"] == "public" and question["state"] in ("pending", "held"):
-                    await host.command(action="approve", question=qid)
-            async with Console(people.leader) as leader:
-                for form, qid in zip(counts.forms, web_ids, strict=False):
-                    ok, result = await host.command(action="on_air", question=qid)
+                    self.run.notes.append(f"on_air #{qid}: {result}")
+                    continue
+                for action, name in (
+                    ("live_answer", "leader.live_answer"),
+                    ("answered", "leader.summary"),
+                ):
+                    ok, result = await leader.command(
+                        action=action, question=qid, summary=self.plants.marked(name, form)
+                    )
                     if not ok:
-                        run.notes.append(f"on_air #{qid}: {result}")
-                        continue
-                    for action, name in (
-                        ("live_answer", "leader.live_answer"),
-                        ("answered", "leader.summary"),
-                    ):
-                        ok, result = await leader.command(
-                            action=action, question=qid, summary=plants.marked(name, form)
-                        )
-                        if not ok:
-                            plants.refuse(name, form, str(result))
-        # Staff write the answer library; the host invites guests (their labels go on air).
-        for form in counts.forms:
+                        self.plants.refuse(name, form, str(result))
+
+    def library_and_guests(self) -> None:
+        """Staff write answer-library entries; the host invites guests (labels on air)."""
+        plants, staff, host = self.plants, self.people.staff, self.people.host
+        for form in self.forms:
             entry = {
                 "question": subject_text("咨询：", plants.marked("library.question", form)),
                 "answer": "答复：请联系经办人 " + plants.marked("library.answer", form),
                 "published": True,
             }
-            status, answer = await asyncio.to_thread(
-                people.staff.request, "POST", "/api/library", entry
-            )
+            status, answer = staff.request("POST", "/api/library", entry)
             if status == 201:
-                add("entry_id", answer["id"])
+                self.add("entry_id", answer["id"])
             else:
-                refuse_all(("library.question", "library.answer"), form, f"{status} {answer}")
+                self.refuse(("library.question", "library.answer"), form, f"{status} {answer}")
             guest = {"label": name_value(plants, "guest.label", form), "kind": "guest"}
-            status, answer = await asyncio.to_thread(
-                people.host.request, "POST", f"/api/streaming/sessions/{SLUG}/guests", guest
-            )
+            status, answer = host.request("POST", f"/api/streaming/sessions/{SLUG}/guests", guest)
             if status == 201:
-                add("guest_id", answer["guest"]["id"])
-                add("invite_id", answer["guest"]["id"])
-                add("token", answer["token"])
+                self.add("guest_id", answer["guest"]["id"])
+                self.add("invite_id", answer["guest"]["id"])
+                self.add("token", answer["token"])
             else:
                 plants.refuse("guest.label", form, f"{status} {answer}")
+
+    def crawl(self, follow_links: bool) -> Crawler:
+        """Every public GET route of the URL conf, as an anonymous citizen and as the
+        observer, filled with the planted ids and those the public API lists."""
+        anonymous = Browserless(self.hub)
+        _, tasks = anonymous.request("GET", "/api/followup/tasks?limit=200")
+        for task in tasks.get("items", []) if isinstance(tasks, dict) else []:
+            self.add("task_id", task["id"])
+            self.add("request_id", task["id"])
+        _, departments = anonymous.request("GET", "/api/followup/departments")
+        for department in departments if isinstance(departments, list) else []:
+            self.add("department_id", department["id"])
+        clients = {
+            "anonymous": Raw(self.hub.port),
+            "observer": raw_for(self.people.observer, self.hub.port),
+        }
+        crawler = Crawler(clients, self.params)  # type: ignore[arg-type]
+        crawler.crawl_routes(
+            {
+                "api/sessions/<slug>/questions": ["?state=answered", "?since=0"],
+                "api/library": ["?q=咨询"],
+                "library/": ["?q=咨询"],
+            }
+        )
+        if follow_links:
+            crawler.crawl_links()
+        return crawler
+
+
+async def personal_data(hub: HubServer, people: Staff, counts: Counts, run: Run) -> None:
+    planting = Planting(hub, people, counts.forms, run)
+    plants = planting.plants
+    async with Collector(hub) as live, Console(people.observer) as observer:
+        async with Console(people.screener) as screener, Console(people.host) as host:
+            await asyncio.to_thread(planting.web_asks)
+            await asyncio.to_thread(planting.webhooks)
+            await planting.call_ins(screener)
+            log("  planted through the web, the webhooks and the screener")
+            await planting.publish_and_answer(host)
+        await asyncio.to_thread(planting.library_and_guests)
         await asyncio.sleep(1.0)  # the last events reach the sockets
         await observer.settle(0.5)
         outputs = [
             Output("viewer stream, live frames", "\n".join(live.frames)),
-            Output(
-                "observer console, live frames", json.dumps(observer.frames, ensure_ascii=False)
-            ),
+            Output("observer console, live frames", json.dumps(observer.frames)),
         ]
     outputs.append(Output("viewer stream, snapshot", json.dumps(await viewer_frames(hub))))
     outputs.append(Output("viewer stream, since=0", json.dumps(await viewer_frames(hub, 0))))
@@ -574,30 +597,13 @@ async def personal_data(hub: HubServer, people: Staff, counts: Counts, run: Run)
         await fresh.settle(0.4)
         outputs.append(Output("observer console, snapshot", json.dumps(fresh.frames)))
     log("  planted; the viewer stream and the observer console read")
-    # The public routes, filled with the ids the public pages and API show.
-    anonymous = Browserless(hub)
-    _, tasks = anonymous.request("GET", "/api/followup/tasks?limit=200")
-    for task in tasks.get("items", []) if isinstance(tasks, dict) else []:
-        add("task_id", task["id"])
-        add("request_id", task["id"])
-    _, departments = anonymous.request("GET", "/api/followup/departments")
-    for department in departments if isinstance(departments, list) else []:
-        add("department_id", department["id"])
-    crawler = Crawler(
-        {"anonymous": Raw(hub.port), "observer": raw_for(people.observer, hub.port)}, params
-    )  # type: ignore[dict-item]
-    crawler.crawl_routes(
-        {
-            "api/sessions/<slug>/questions": ["?state=answered", "?since=0"],
-            "api/library": ["?q=咨询"],
-            "library/": ["?q=咨询"],
-        }
-    )
-    if counts.follow_links:
-        crawler.crawl_links()
+    crawler = await asyncio.to_thread(planting.crawl, counts.follow_links)
     outputs += crawler.outputs
     log(f"  {crawler.requests} GETs crawled")
     hits = [hit for output in outputs for hit in scan(output.name, output.text, plants)]
+    # The control: the values as typed, scanned the same way, are every one of them a hit
+    # (else the scan could not have seen a leak of them).
+    control = scan("control", "\n".join(p.value for p in plants), plants)
     reached: set[tuple[str, str]] = set()
     for output in outputs:
         reached |= seen(output.text, plants.markers)
@@ -620,9 +626,9 @@ async def personal_data(hub: HubServer, people: Staff, counts: Counts, run: Run)
         "observer console)",
         "12 of 32 leaked",
         f"leaks {len(hits)}; {len(MUST_BE_SEEN) - len(unseen)}/{len(MUST_BE_SEEN)} public "
-        f"fields seen masked",
-        f"0 leaks, all {len(MUST_BE_SEEN)} seen",
-        not hits and not unseen,
+        f"fields seen masked; control: {len(control)}/{len(plants)} typed values found",
+        f"0 leaks, all {len(MUST_BE_SEEN)} seen, control all found",
+        not hits and not unseen and len(control) == len(plants),
     )
     run.add(
         "3 5xx",

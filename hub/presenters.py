@@ -233,8 +233,9 @@ class ConsoleAudience:
     - ``screener``: the same for public questions and for the private calls this screener
       typed in (``submitted_by`` is them: they check what they typed and may answer it
       from the library). Other private questions: redacted as below.
-    - ``leader``: public questions without the contact (the leader answers on air; never a
-      private question, whose text the leader therefore does not get: redacted).
+    - ``leader``: public questions without the contact and with names as the public sees
+      them (the leader answers on air, the leader's screen may be on camera); never a
+      private question, whose text the leader therefore does not get: redacted.
     - ``observer`` (a citizen role, treated as public for personal data): public questions
       with names as the public sees them (:func:`hub.lib.personal_data.public_name`), the
       contact masked (138****5678) as for every console; every text masked. A private
@@ -302,7 +303,7 @@ def console_view(
     if audience.kind == "screener":
         return question
     if audience.kind == "leader":
-        return question.model_copy(update={"contact": ""})
+        return question.model_copy(update={"contact": "", "asker": public_name(question.asker)})
     return question.model_copy(update={"asker": public_name(question.asker)})
 
 

@@ -124,7 +124,7 @@ class StaffQuestion(_Strict):
     ``held`` means screening asks the host to look before approving.
 
     Per role (hub.presenters.ConsoleAudience): host and staff get it whole; the observer
-    gets ``asker`` as the public sees it; the leader gets no ``contact``. A private
+    and the leader get ``asker`` as the public sees it, the leader no ``contact``. A private
     question reaches the observer, the leader and screeners other than the one who typed
     it in with ``text``, ``original_text``, ``asker``, ``contact``, ``rejection_note``,
     the answer's ``summary`` and flags' ``match`` empty, no ``similar`` and no

@@ -488,6 +488,17 @@ async def test_the_observer_console_shows_no_planted_number_in_snapshot_or_live_
     assert leaks(seen) == [] and leaks(live) == []
 
 
+async def test_the_leaders_console_shows_names_as_the_public_does_and_no_contact(
+    users: dict[str, Any], live_session: LiveSession
+) -> None:
+    question = await database_sync_to_async(_plant_for_console)(live_session)
+    c, questions = await snapshot_questions(users["leader"])
+    await c.disconnect()
+    seen = questions[question.pk]
+    assert (seen["asker"], seen["contact"]) == ("张三139****5510", "")
+    assert leaks(seen) == []
+
+
 async def test_the_hosts_console_keeps_the_name_given_and_masks_numbers_in_texts(
     users: dict[str, Any], live_session: LiveSession
 ) -> None:

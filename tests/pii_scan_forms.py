@@ -285,9 +285,11 @@ def battery(plants: Plants, field: str) -> list[tuple[tuple[str, str], str]]:
         count = len(render_forms(_number, kind))
         for i in range(count):
             kind_, number, cores = numbers(j)[kind_index]
-            value = render_forms(number, kind_)[i]
             key = f"pii_forms:{kind_}{'_qq' if kind_ == 'handle' and number.isdigit() else ''}#{i}"
+            marker = "样本" + "".join(chr(ord("a") + d) for d in (f // 26, f % 26, j // 26, j % 26))
+            value = f"〔{marker}〕{render_forms(number, kind_)[i]}"
             plants.planted[(field, key)] = Plant(field, key, value, cores)
+            plants.markers[(field, key)] = marker
             fragments.append(((field, key), value))
             j += 1
     return fragments

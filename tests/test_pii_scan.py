@@ -71,6 +71,11 @@ MUST_BE_SEEN = (
     "host.reject_note",
     "task.public_text",
     "task.reply",
+    "battery.web_text",
+    "battery.microblog_text",
+    "battery.description",
+    "battery.library_answer",
+    "battery.reply",
 )
 MIN_PLANTS = 400  # of 35 fields × 21 forms; an input may refuse some forms
 
@@ -231,6 +236,7 @@ async def test_personal_data_planted_in_every_field_reaches_no_public_output(
     summary = (
         f"forms planted × outputs scanned = {len(plants)} × {len(outputs)}, "
         f"leaks: {len(leaks)} ({len({(h.field, h.form) for h in leaks})} plants leaked; "
+        f"{len(visible & set(plants.planted))} plants' objects reached a non-staff output; "
         f"{routes_scanned} public routes, {len(report.staff_only)} staff-only, "
         f"{len(report.not_get)} not GET; {len(plants.refused)} plants refused or masked at input; "
         f"{scene.merged} questions merged; planting {planted_in:.0f} s, "

@@ -3,7 +3,6 @@ set (see settings.CELERY_BEAT_SCHEDULE) and feeds the same intake as the webhook
 
 from __future__ import annotations
 
-import json
 import logging
 import urllib.parse
 import urllib.request
@@ -15,6 +14,7 @@ from django.utils import timezone
 
 from hub.intake.channels import PayloadRejected, intake_microblog
 from hub.models import IntakeCursor
+from hub.text import loads_json
 
 logger = logging.getLogger(__name__)
 
@@ -28,10 +28,23 @@ def _cursor(name: str) -> str:
     return IntakeCursor.objects.filter(name=name).values_list("value", flat=True).first() or ""
 
 
+#: A cursor is an id of at most this many ASCII digits (a microblog id has 16 or so);
+#: anything else the API sends is not a position and never moves the cursor.
+CURSOR_MAX_DIGITS = 30
+
+
+def is_cursor_id(value: str) -> bool:
+    """ASCII digits only (``"²".isdigit()`` is true, but ``int("²")`` raises), bounded."""
+    return value.isascii() and value.isdigit() and len(value) <= CURSOR_MAX_DIGITS
+
+
 def do_advance_cursor(name: str, value: str) -> None:
-    """Record the newest id seen; ids are compared as integers, never moved backwards."""
+    """Record the newest id seen; ids are compared as integers, never moved backwards.
+    A value that is not a cursor id (see :func:`is_cursor_id`) is ignored."""
+    if not is_cursor_id(value):
+        return
     current = _cursor(name)
-    if current and current.isdigit() and value.isdigit() and int(value) <= int(current):
+    if is_cursor_id(current) and int(value) <= int(current):
         return
     IntakeCursor.objects.update_or_create(
         name=name, defaults={"value": value, "updated_at": timezone.now()}
@@ -43,7 +56,8 @@ def _fetch(url: str) -> Any:
         raise ValueError(f"HUB_MICROBLOG_API_URL must be http(s): {url!r}")
     request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
     with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
-        return json.loads(response.read(settings.HUB_INTAKE_MAX_BODY_BYTES + 1))
+        # The same limits as a webhook body: depth, huge numbers, UTF-8 (UnreadableJSON).
+        return loads_json(response.read(settings.HUB_INTAKE_MAX_BODY_BYTES + 1))
 
 
 @shared_task(name="hub.tasks.poll_microblog", ignore_result=True)
@@ -81,7 +95,7 @@ def poll_microblog() -> dict[str, int]:
         for entry in outcome.rejected:
             logger.info("microblog item %s refused: %s", entry["source_id"], entry["message"])
         ids = [str(i.get("idstr") or i.get("id")) for i in items if isinstance(i, dict)]
-        numeric = [i for i in ids if i.isdigit()]
+        numeric = [i for i in ids if is_cursor_id(i)]
         if numeric:
             do_advance_cursor(cursor_name, max(numeric, key=int))
     return totals

@@ -110,3 +110,40 @@ def test_poller_survives_an_unreachable_api_and_loses_nothing(
 def test_poller_does_nothing_without_an_api_url(settings: Any) -> None:
     settings.HUB_MICROBLOG_API_URL = None
     assert poll_microblog() == {"accepted": 0, "duplicates": 0, "rejected": 0}
+
+
+def test_poller_takes_the_good_items_of_a_hostile_page_and_its_cursor_ignores_odd_ids(
+    weibo: FakeWeibo, make_session: Callable[..., Any]
+) -> None:
+    session = make_session("live", microblog_hashtag="市长热线")
+    odd_ids = ["²", "9" * 5000, "１２３", "-5"]
+    weibo.statuses = [status(301, "#市长热线# 正常的一条微博")]
+    # Odd ids the API might send: a superscript digit (isdigit() but not int()), a number
+    # past Python's int-string limit, full-width digits, a sign. The fake filters by int.
+    weibo.statuses += [{**status(0, "#市长热线# 奇怪的编号"), "idstr": i} for i in odd_ids]
+    for s in weibo.statuses[1:]:
+        s["id"] = 302
+    poll_microblog()
+    assert Question.objects.filter(session=session, channel_source_id="status:301").exists()
+    assert IntakeCursor.objects.get(name="microblog:statuses").value == "301"
+
+
+def test_poller_refuses_a_page_nested_too_deep_without_crashing(
+    weibo: FakeWeibo, make_session: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_session("live", microblog_hashtag="市长热线")
+    deep = ("[" * 100_000 + "]" * 100_000).encode()
+
+    class Response:
+        def __enter__(self) -> Response:
+            return self
+
+        def __exit__(self, *args: object) -> None:
+            return None
+
+        def read(self, n: int) -> bytes:
+            return deep[:n]
+
+    monkeypatch.setattr("urllib.request.urlopen", lambda *a, **k: Response())
+    assert poll_microblog() == {"accepted": 0, "duplicates": 0, "rejected": 0}
+    assert not IntakeCursor.objects.exists()

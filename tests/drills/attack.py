@@ -1282,7 +1282,7 @@ def server_settings() -> dict[str, str]:
 
 
 def log(message: str) -> None:
-    sys.stderr.write(f"[{time.strftime('%H:%M:%S')}] {message}\n")
+    sys.stderr.write(f"[{time.strftime('%H:%M:%S', time.gmtime())}] {message}\n")
     sys.stderr.flush()
 
 

@@ -5,6 +5,7 @@ acknowledge or refuse with a reason, relay console frames."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +28,8 @@ from hub.roles import CONSOLE_ROLES, permissions_of, require_permission, roles_o
 from hub.text import UnreadableJSON, escape_unsafe, loads_json, strip_unsafe, unfit_json_value
 from moderation import actions as moderation
 from moderation import answers
+
+logger = logging.getLogger(__name__)
 
 CLOSE_FORBIDDEN = 4403
 CLOSE_UNKNOWN_SESSION = 4404
@@ -212,6 +215,18 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
             result = await database_sync_to_async(_run_command)(self.user, self.session_id, command)
         except DomainError as exc:
             await self._refuse(command_id, exc.code, exc.message, command.action)
+            return
+        except Exception:
+            # A bug or an unavailable database must cost this command only, not the
+            # operator's socket (Channels would close it with 1011 and the console would
+            # lose its place); the traceback goes to the log, the console gets a refusal.
+            logger.exception("console command %s failed", command.action)
+            await self._refuse(
+                command_id,
+                "internal",
+                _("The command could not be carried out; please try again"),
+                command.action,
+            )
             return
         await self._send("ack", protocol.Ack(id=command_id, action=command.action, result=result))
 

@@ -234,3 +234,24 @@ async def test_console_sends_heartbeats(
     beat = await receive(c, "heartbeat")
     assert beat["data"] == {}
     await c.disconnect()
+
+
+async def test_a_command_that_fails_unexpectedly_is_refused_and_the_console_stays_open(
+    users: dict[str, Any], ask: Callable[..., Question], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    question = await database_sync_to_async(ask)("请问学区划分何时公布？")
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug in an action")
+
+    monkeypatch.setattr("moderation.actions.do_approve_question", broken)
+    c = await open_console(users["host"])
+    await hello_and_snapshot(c)
+    await c.send_json_to({"id": "b1", "action": "approve", "question": question.pk})
+    error = await receive(c, "error")
+    assert (error["data"]["id"], error["data"]["code"]) == ("b1", "internal")
+    monkeypatch.undo()
+    await c.send_json_to({"id": "b2", "action": "approve", "question": question.pk})
+    ack = await receive(c, "ack")
+    assert ack["data"]["result"] == {"question": question.pk, "state": "approved"}
+    await c.disconnect()

@@ -111,6 +111,12 @@ function run(action, q) {
     toast(t('not_possible', { action: t(`actions.${action}`), state: label('states', q.state) }), 'info');
     return;
   }
+  // A keyboard shortcut reaches here without a button: private questions are never
+  // approved, queued or put on air (the server refuses with 'private' too).
+  if (PUBLIC_ONLY.has(action) && q.visibility === 'private') {
+    toast(t('not_possible', { action: t(`actions.${action}`), state: t('private') }), 'info');
+    return;
+  }
   if (action === 'reject') openReject(q);
   else if (action === 'defer') openDefer(q);
   else if (action === 'merge') openMerge(q);

@@ -1,7 +1,8 @@
 """The outputs of the global plant-and-scan test: every GET route of the URL conf (ninja's
 API routers included, as they are mounted under /api/), enumerated from
 ``django.urls.get_resolver()`` rather than listed by hand, fetched as an anonymous
-citizen and as the observer (a citizen role), plus the links those outputs offer.
+citizen, as the observer (a citizen role) and as an account without a role, plus the
+links those outputs offer.
 
 A route is staff-only when the response says so (401, 403, a redirect to a login page,
 or 405 when GET is not one of its methods); everything a non-staff client gets 200 from
@@ -194,7 +195,7 @@ class Crawler:
         kind = None
         for n, url in enumerate(urls):
             statuses = {}
-            # Every planted value as the anonymous citizen; the observer (logged in, same
+            # Every planted value as the anonymous citizen; the logged-in readers (same
             # templates) with the first few of each parameter, to keep the crawl bounded.
             roles = list(self.clients) if n < OBSERVER_VALUES else ["anonymous"]
             for role in roles:

@@ -2,19 +2,25 @@
 field of every channel, in every written form, shows on no output a non-staff eye sees.
 
 Planted (``tests/pii_scan_plant.py``) through the real write paths: web asks (text,
-nickname, contact; private asks), the signed microblog (text, screen name) and hotline
-(content, caller name, caller phone) webhooks, call-ins typed by the screener, the host's
-reject and defer notes and the observer's flag note, the leader's live answer and answer
-summary, agenda titles (public and confidential), guest labels on air, answer-library
-entries, the session's description and guests, and every text of a follow-up task
-(public text, wait, resume and extension reasons, the department's reply, callback and
-evaluation comments, close note). Each (field, form) has its own number.
+nickname, contact; private asks), the signed microblog webhook (statuses and comments:
+text, screen name) and hotline webhook (content, caller name, caller phone), call-ins
+typed by the screener (text, name, phone), the host's reject and defer notes and the
+observer's flag note, the leader's live answer and answer summary, agenda titles (public
+and confidential), guest labels (on air, and links not used yet), answer-library entries,
+the session's title, description and guests, and every text of a follow-up task (public
+text, wait, resume, extension, return and dismiss reasons, the department's reply,
+callback and evaluation comments, close note, reopen reason). Each (field, form) pair has
+its own number: 27 forms of ``tests/pii_scan_forms.py`` in every field, and every form
+``tests/pii_forms.py`` renders (342) in the long texts.
 
 Scanned (``tests/pii_scan_outputs.py``): every GET route of the URL conf and of the API
-routers, as an anonymous citizen and as the observer, with every planted id filled in and
-the links those outputs offer (exports decoded); the viewer stream live, resumed with
-``since`` and as a fresh snapshot; the observer's console socket; every published viewer
-frame. A hit is a leak: (output × field × form).
+routers, as an anonymous citizen, as the observer and as an account without a role, with
+the planted ids filled in, a few query variants, and the links those outputs offer
+(exports decoded); the viewer stream live, resumed with ``since`` and as a fresh
+snapshot; the observer's console socket; every published viewer frame; and, in
+chromium, the public pages and the observer's console page. A hit is a leak: (output ×
+field × form). The report is printed and written to ``var/pii-scan-report.txt``
+(``PII_SCAN_DUMP=<dir>`` also writes every output as scanned).
 """
 
 from __future__ import annotations
@@ -136,9 +142,13 @@ def _frames(name: str, frames: list[dict[str, Any]]) -> Output:
 
 
 def _crawl(scene: Scene, users: dict[str, Any]) -> Crawler:
-    observer = Client()
-    observer.force_login(users["observer"])
-    crawler = Crawler({"anonymous": Client(), "observer": observer}, scene.params)
+    # Non-staff readers: a citizen without an account, the observer (a citizen role) and an
+    # account with no role at all (a role check written as "logged in" would show here).
+    clients = {"anonymous": Client()}
+    for name in ("observer", "nobody"):
+        clients[name] = Client()
+        clients[name].force_login(users[name])
+    crawler = Crawler(clients, scene.params)
     crawler.crawl_routes(
         {route: GENERIC_QUERIES + ROUTE_QUERIES.get(route, []) for route, _ in url_patterns()}
     )

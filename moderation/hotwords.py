@@ -21,6 +21,7 @@ would only tell that people left their numbers.
 from __future__ import annotations
 
 import math
+import re
 import threading
 from collections import Counter
 from datetime import datetime
@@ -43,6 +44,7 @@ CONTACT_WORDS = frozenset(
     邮件 email mail tel com cn net org
     """.split()
 )
+_MASKED = re.compile(r"[A-Za-z0-9_.@\-]*[*＊]+[A-Za-z0-9_.@\-*＊]*")
 _extractor_lock = threading.Lock()
 _extractor: Any = None
 
@@ -75,9 +77,9 @@ def published_and_merged(session_id: int) -> QuerySet[Question]:
 def keywords(text: str) -> list[tuple[str, float]]:
     """Up to :data:`KEYWORDS_PER_QUESTION` (word, TF-IDF weight) of ``text``, read with its
     personal data masked; never a number, a piece of one or a contact word."""
-    tags = _tfidf().extract_tags(
-        mask_personal_data(text), topK=KEYWORDS_PER_QUESTION * 2, withWeight=True
-    )
+    # A masked datum goes whole, with what is glued to it (the domain of a***@example.com).
+    public = _MASKED.sub(" ", mask_personal_data(text))
+    tags = _tfidf().extract_tags(public, topK=KEYWORDS_PER_QUESTION * 2, withWeight=True)
     return [(w, float(s)) for w, s in tags if is_public_word(w)][:KEYWORDS_PER_QUESTION]
 
 

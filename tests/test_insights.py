@@ -116,3 +116,8 @@ def test_keywords_are_read_from_the_masked_text() -> None:
     words = [w for w, _ in keywords("路灯坏了，打我电话幺三九七三〇九五五〇九或者 0527-8888 6666")]
     assert "路灯" in words
     assert not [w for w in words if is_number_like(w) or w in CONTACT]
+
+
+def test_a_masked_address_leaves_no_word_behind() -> None:
+    words = [w for w, _ in keywords("停车场的邮箱 zhangsan@zhangsanhome.com 没人回，停车难")]
+    assert words and not [w for w in words if "zhangsan" in w.lower() or w.lower() == "com"]

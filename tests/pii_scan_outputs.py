@@ -145,10 +145,21 @@ class Crawler:
     # -- one fetch ----------------------------------------------------------------------
 
     def fetch(self, role: str, url: str) -> Any:
+        """GET as ``role``. Whatever the status, the body and the headers went to a
+        non-staff client, so a refusal or an error page is scanned too."""
         self.requests += 1
         response = self.clients[role].get(url)
         if response.status_code >= 500:
             self.report.errors.append(f"{response.status_code} GET {url} as {role}")
+        if response.status_code != 200 and (role, url) not in self._seen:
+            self._seen.add((role, url))
+            headers = " ".join(f"{k}: {v}" for k, v in response.items())
+            self.outputs.append(
+                Output(
+                    f"GET {url} as {role} ({response.status_code})",
+                    headers + "\n" + decode(response),
+                )
+            )
         return response
 
     def _keep(self, role: str, url: str, response: Any) -> None:
@@ -156,7 +167,8 @@ class Crawler:
             return
         self._seen.add((role, url))
         text = decode(response)
-        self.outputs.append(Output(f"GET {url} as {role}", text))
+        headers = " ".join(f"{k}: {v}" for k, v in response.items())
+        self.outputs.append(Output(f"GET {url} as {role}", headers + "\n" + text))
         for link in _LINK.findall(text) + _JSON_PATH.findall(text):
             self._harvest.append(link.replace("&amp;", "&"))
 

@@ -61,6 +61,7 @@ from hub.followup.models import (
 from hub.followup.notify import asker_address, claim_notice
 from hub.followup.permissions import require_followup_permission, require_member
 from hub.followup.tone import check_tone
+from hub.lib.personal_data import mask_personal_data
 from hub.models import (
     Department,
     LiveSession,
@@ -71,7 +72,6 @@ from hub.models import (
 )
 from hub.roles import actor_label
 from hub.throttle import AddressLimitReached, take_slot
-from moderation.screening import mask_personal_data
 
 logger = logging.getLogger(__name__)
 

@@ -40,8 +40,8 @@ from hub.followup.charts import PALETTE, Chart, bar_chart, department_bar_charts
 from hub.followup.kpis import DEFINITIONS, DepartmentKpis
 from hub.followup.models import NoticeAudience, NoticeKind, Satisfaction, TaskState
 from hub.followup.report import WeeklyReport, weekly_report
+from hub.lib.personal_data import mask_personal_data
 from hub.models import Channel
-from moderation.screening import mask_personal_data
 
 logger = logging.getLogger(__name__)
 

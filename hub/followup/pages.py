@@ -74,6 +74,7 @@ from hub.followup.models import (
     TaskState,
 )
 from hub.followup.presenters import is_overdue, public_task_detail
+from hub.lib.personal_data import mask_personal_data
 from hub.models import Channel, Department, DepartmentLevel, LiveSession
 from hub.roles import Role, roles_of
 from moderation.sectors import Sector
@@ -208,7 +209,7 @@ class BoardFilter(forms.Form):
             "session",
             [("", _("All sessions"))]
             + [
-                (s.slug, s.title)
+                (s.slug, mask_personal_data(s.title))  # a public page: titles are public text
                 for s in LiveSession.objects.filter(followup_tasks__is_public=True)
                 .distinct()
                 .order_by("-scheduled_start")[:100]

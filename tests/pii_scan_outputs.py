@@ -232,12 +232,12 @@ class Crawler:
                 kind = "staff"
                 break
         answered = {r.status_code for r in statuses.values()}
-        if kind == "not_get":
+        if route in self.report.public:
+            pass  # some non-staff reader got it (staff-only for another is no matter)
+        elif kind == "not_get":
             self.report.not_get.append(route)
         elif kind == "staff":
             self.report.staff_only.append(route)
-        elif route in self.report.public:
-            pass
         elif route in NOT_DATA_OUTPUTS:
             self.report.allowed.append(f"{route} ({NOT_DATA_OUTPUTS[route]})")
         elif answered <= {301, 302, 303, 307}:

@@ -57,6 +57,12 @@ _ISSUES = (
     "到底归哪个部门",
 )
 _subject_counter = itertools.count()
+# The session titles: the main session's first, four forms to a title.
+_FIRST_TITLE = ("mobile_chinese", "id18_split", "landline_dash", "qq")
+_OTHER_TITLES = [f for f in FORM_KEYS if f not in _FIRST_TITLE]
+TITLE_FORMS = [_FIRST_TITLE] + [
+    tuple(_OTHER_TITLES[i : i + 4]) for i in range(0, len(_OTHER_TITLES), 4)
+]
 
 
 def subject_text(lead: str, value: str) -> str:
@@ -207,10 +213,7 @@ def _make_session(users: dict[str, Any], scene: Scene) -> Any:
         slug=SLUG,
         kind="qa",
         title="全媒体问政：城市管理面对面 "
-        + "，".join(
-            plants.marked("session.title", form)
-            for form in ("mobile_chinese", "id18_split", "landline_dash", "qq")
-        ),
+        + "，".join(plants.marked("session.title", f) for f in TITLE_FORMS[0]),
         description=joined(plants, "session.description", "本期嘉宾及联系人：")
         + "；"
         + text_of(battery(plants, "battery.description")),
@@ -227,6 +230,17 @@ def _make_session(users: dict[str, Any], scene: Scene) -> Any:
     do_open_collection(users["host"], session.pk)
     do_go_live(users["host"], session.pk)
     scene.add("slug", SLUG)
+    # A title holds a few forms (200 characters): the others go to announced sessions.
+    for n, forms in enumerate(TITLE_FORMS[1:], start=1):
+        other = do_create_session(
+            users["host"],
+            slug=f"{SLUG}-{n}",
+            kind="interview",
+            title="在线访谈预告：" + "，".join(plants.marked("session.title", f) for f in forms),
+            scheduled_start=now + timedelta(days=n),
+            scheduled_end=now + timedelta(days=n, hours=2),
+        )
+        scene.add("slug", other.slug)
     return session
 
 

@@ -56,6 +56,7 @@ ROUTE_QUERIES = {
     "api/sessions/<slug>/questions": ["?state=answered"],
 }
 MIN_ROUTES = 25
+BATTERY_FORMS = len(battery(Plants(), "count"))  # every form tests/pii_forms.py renders
 # Fields whose object a non-staff eye is meant to see (masked): the scan must have seen
 # their marker in some output, or it proved nothing about them. (Contacts, phones and
 # private texts are never shown, so they are not here; they are scanned all the same.)
@@ -84,6 +85,10 @@ MUST_BE_SEEN = (
     "battery.reply",
 )
 MIN_PLANTS = 400  # of 35 fields × 21 forms; an input may refuse some forms
+
+
+def count(keys: Any, field: str) -> int:
+    return sum(1 for f, _ in keys if f == field)
 
 
 def _staff_view(scene: Scene) -> str:
@@ -273,6 +278,14 @@ async def test_personal_data_planted_in_every_field_reaches_no_public_output(
         "fields seen (masked or not) in non-staff outputs: " + ", ".join(seen_fields),
         "fields never seen in non-staff outputs: " + ", ".join(unseen),
         "",
+        "per field: planted / refused or masked at input / objects seen in non-staff outputs "
+        "/ leaked",
+        *(
+            f"  {name}: {count(plants.planted, name)} / {count(plants.refused, name)} / "
+            f"{count(visible, name)} / {count({(h.field, h.form) for h in leaks}, name)}"
+            for name in plants.fields
+        ),
+        "",
         "leaks (output × field × form):",
         *sorted(str(h) for h in leaks),
     ]
@@ -286,6 +299,13 @@ async def test_personal_data_planted_in_every_field_reaches_no_public_output(
     with capsys.disabled():
         print("\n" + summary + f"\n(full report: {REPORT})")
 
+    # Every field got every form: planted, or refused with a reason (never dropped).
+    for name in plants.fields:
+        forms = {m for f, m in plants.planted if f == name} | {
+            m for f, m in plants.refused if f == name
+        }
+        expected = len(FORMS) if not name.startswith("battery.") else BATTERY_FORMS
+        assert len(forms) == expected, (name, len(forms), expected)
     # The test scanned something real: the plants are stored, the outputs many.
     assert not lost, f"planted, and neither the number nor its marker reached staff: {lost}"
     assert len(plants) >= MIN_PLANTS, plants.refused

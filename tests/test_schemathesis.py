@@ -45,7 +45,7 @@ from tests.followup_steps import accept, build_world, reply_and_publish
 pytestmark = [pytest.mark.django_db(transaction=False), pytest.mark.timeout(300)]
 
 #: Generated requests per operation, per identity, per generation mode.
-EXAMPLES = 25
+EXAMPLES = 15
 
 CHECKS = [
     checks.not_a_server_error,

@@ -16,6 +16,7 @@ identifying text) whose presence means the datum is readable. A masked form such
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import unicodedata
@@ -327,6 +328,7 @@ _BETWEEN_DIGITS = re.compile(
 _SEPARATOR = "\n§\n"  # between decoded variants: never a separator between digits
 
 
+@functools.lru_cache(maxsize=4)  # scan() and seen() read the same output one after the other
 def normalise(text: str) -> str:
     """``text`` and its decoded variants, NFKC-folded, numerals as digits, separators
     between digits removed, lower case. Variants are joined by a character that is not
@@ -402,8 +404,11 @@ def scan(output: str, text: str, plants: Iterable[Plant]) -> list[Hit]:
     return list(found.values())
 
 
+_MARKER = re.compile(r"样本[a-z]{4}")
+
+
 def seen(text: str, markers: dict[tuple[str, str], str]) -> set[tuple[str, str]]:
     """The plants whose marker (a text carried next to the number) shows in ``text``: their
     object reached this output, masked or not."""
-    normal = normalise(text)
-    return {key for key, marker in markers.items() if marker in normal}
+    shown = set(_MARKER.findall(normalise(text)))
+    return {key for key, marker in markers.items() if marker in shown}

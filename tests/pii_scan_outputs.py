@@ -302,9 +302,10 @@ class Crawler:
 
 
 def export_links(crawler: Crawler) -> list[str]:
-    """The export downloads (CSV, XLSX, PDF) that were fetched as outputs."""
+    """The export downloads (CSV, XLSX, PDF) a non-staff reader got (200)."""
     return [
         o.name
         for o in crawler.outputs
         if re.search(r"\.(csv|xlsx|pdf)\b|format=(csv|xlsx|pdf)", o.name)
+        and not o.name.endswith(")")  # a refusal: "… as anonymous (302)"
     ]

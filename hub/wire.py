@@ -22,7 +22,7 @@ from typing import Annotated, Any
 from django.http import HttpRequest
 from ninja import Field, Schema
 from ninja.parser import Parser
-from pydantic import AfterValidator
+from pydantic import AfterValidator, SerializerFunctionWrapHandler, model_serializer
 
 from hub.text import loads_json, unstorable
 
@@ -51,6 +51,17 @@ class Error(Schema):
         None, description="Validation errors only: each field that did not match and why"
     )
     retry_after: int | None = Field(None, description="429 only: seconds to wait")
+
+    @model_serializer(mode="wrap")
+    def _without_absent_extras(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """``detail`` and ``retry_after`` appear only when they say something: a plain
+        error is exactly ``{"code", "message"}``."""
+        data = handler(self)
+        if isinstance(data, dict):
+            for key in ("detail", "retry_after"):
+                if data.get(key) is None:
+                    data.pop(key, None)
+        return data
 
 
 def errors(*statuses: int) -> dict[int, type[Error]]:

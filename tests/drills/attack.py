@@ -193,6 +193,11 @@ class Reply:
     def __getitem__(self, name: str) -> str:
         return self.headers[name.lower()]
 
+    def items(self) -> Any:
+        """The headers, as the Crawler scans them with the body (a Location or a
+        Content-Disposition is an output too)."""
+        return self.headers.items()
+
     def json(self) -> Any:
         try:
             return json.loads(self.content or b"null")

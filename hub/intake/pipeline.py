@@ -66,7 +66,9 @@ __all__ = [
     "to_simplified",
 ]
 
-_PHONE_SEPARATORS = re.compile(r"[\s\-()（）]")
+#: What people put between the digits of a phone number they type: spaces, dashes of any
+#: width, brackets, dots (139.7308.5508), middle dots and slashes.
+_PHONE_SEPARATORS = re.compile(r"[\s\-‐‑‒–—－()（）.．·・/／_]")
 _MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
 _LANDLINE = re.compile(r"^(0[0-9]{2,3})?[0-9]{7,8}$|^12345$|^[0-9]{5}$")
 
